@@ -1,0 +1,1 @@
+"""Framework-free clustering core (numpy / torch / faiss only, no mm* imports)."""

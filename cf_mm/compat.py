@@ -1,0 +1,47 @@
+"""Compatibility shims between torch, mmengine and numpy; nothing else lives here.
+
+torch >= 2.6 defaults ``torch.load`` to ``weights_only=True``. mmengine
+checkpoints (used by ``resume``, ``load_from`` and ``init_cfg=Pretrained``)
+carry a ``message_hub`` whose ``HistoryBuffer`` objects hold numpy arrays and
+scalars, which the restricted unpickler rejects ("Unsupported global").
+Instead of turning ``weights_only`` off (which would execute arbitrary pickled
+code from a checkpoint), we allow-list exactly the plain-data types that
+mmengine writes.
+"""
+from typing import List, Tuple, Union
+
+import numpy as np
+import torch
+
+
+def _mmengine_checkpoint_globals() -> List[Union[object, Tuple[object, str]]]:
+    """Return the non-tensor types found in checkpoints saved by mmengine."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    safe: List[Union[object, Tuple[object, str]]] = [HistoryBuffer, np.ndarray, np.dtype]
+    # numpy 2 moved its pickle helpers from ``numpy.core`` to ``numpy._core``;
+    # checkpoints written under numpy 1 name the old module, so list both names.
+    from numpy._core import multiarray  # numpy >= 2, pinned in setup.py
+    for func in (multiarray._reconstruct, multiarray.scalar):
+        safe += [func, (func, f'numpy.core.multiarray.{func.__name__}')]
+    # np.dtype(...) of a concrete type pickles as its class, e.g. Float64DType.
+    dtypes_mod = getattr(np, 'dtypes', None)
+    if dtypes_mod is not None:
+        safe += [
+            getattr(dtypes_mod, name) for name in dir(dtypes_mod)
+            if name.endswith('DType')
+        ]
+    return safe
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Let ``torch.load(weights_only=True)`` read mmengine checkpoints.
+
+    Idempotent; a no-op on torch versions without ``add_safe_globals``.
+    """
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is not None:
+        add_safe_globals(_mmengine_checkpoint_globals())
+
+
+allow_mmengine_checkpoints()

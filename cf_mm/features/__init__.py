@@ -1,0 +1,1 @@
+"""Feature extraction from mmpretrain models and the on-disk feature store."""
