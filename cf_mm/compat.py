@@ -7,18 +7,48 @@ scalars, which the restricted unpickler rejects ("Unsupported global").
 Instead of turning ``weights_only`` off (which would execute arbitrary pickled
 code from a checkpoint), we allow-list exactly the plain-data types that
 mmengine writes.
+
+One entry needs care: a ``HistoryBuffer`` pickles its statistics as bound
+methods, i.e. ``getattr(HistoryBuffer, 'mean')``. Allowing the real ``getattr`` would
+let a crafted checkpoint walk from any object to ``os.system``; we register a
+restricted stand-in under that name that only returns statistics methods of a
+``HistoryBuffer``.
 """
+import pickle
 from typing import List, Tuple, Union
 
 import numpy as np
 import torch
 
 
+BUILTIN_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})
+
+
+def _history_buffer_getattr(obj: object, name: str) -> object:
+    """``getattr`` limited to the statistics methods of a HistoryBuffer."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    # Functions pickle by qualified name: HistoryBuffer.min arrives as
+    # getattr(HistoryBuffer, 'min'); bound ones as getattr(buffer, 'min').
+    is_buffer = obj is HistoryBuffer or isinstance(obj, HistoryBuffer)
+    # The built-in statistics enter `_statistics_methods` only when the
+    # first buffer is created, so list them explicitly too.
+    allowed = BUILTIN_STATISTICS | set(HistoryBuffer._statistics_methods)
+    if is_buffer and isinstance(name, str) and name in allowed:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); only '
+        'statistics methods of mmengine HistoryBuffer objects are allowed')
+
+
 def _mmengine_checkpoint_globals() -> List[Union[object, Tuple[object, str]]]:
     """Return the non-tensor types found in checkpoints saved by mmengine."""
     from mmengine.logging.history_buffer import HistoryBuffer
 
-    safe: List[Union[object, Tuple[object, str]]] = [HistoryBuffer, np.ndarray, np.dtype]
+    safe: List[Union[object, Tuple[object, str]]] = [
+        HistoryBuffer, np.ndarray, np.dtype,
+        (_history_buffer_getattr, 'builtins.getattr')
+    ]
     # numpy 2 moved its pickle helpers from ``numpy.core`` to ``numpy._core``;
     # checkpoints written under numpy 1 name the old module, so list both names.
     from numpy._core import multiarray  # numpy >= 2, pinned in setup.py

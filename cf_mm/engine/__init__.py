@@ -1,1 +1,2 @@
-"""Registered components; see the modules of this package."""
+"""Runner-side glue: hooks."""
+from .hooks import *  # noqa: F401,F403

@@ -1,1 +1,2 @@
-"""Registered components; see the modules of this package."""
+"""Benchmarks: probes, kNN, SVM, cluster alignment, feature metrics, reporting."""
+from .metrics import MultiLayerAccuracy  # noqa: F401

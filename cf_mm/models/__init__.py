@@ -1,1 +1,2 @@
-"""Registered components; see the modules of this package."""
+"""Registered models: pretext algorithms, heads, backbones."""
+from . import backbones, heads, selfsup  # noqa: F401

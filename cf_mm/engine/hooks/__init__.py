@@ -1,1 +1,4 @@
-"""Registered components; see the modules of this package."""
+"""Registered hooks."""
+from .clusterfit_hook import ClusterFitHook
+
+__all__ = ['ClusterFitHook']

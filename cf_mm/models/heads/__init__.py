@@ -1,1 +1,2 @@
 """Registered components; see the modules of this package."""
+from .multi_layer_probe import MultiLayerLinearClsHead  # noqa: F401

@@ -1,0 +1,231 @@
+"""A dataset wrapper that serves cluster ids (pseudo-labels) as ``gt_label``."""
+import copy
+import hashlib
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset, Compose
+from mmpretrain.registry import DATASETS
+
+from cf_mm.clustering import load_labels
+
+UNSET = -1
+
+
+@DATASETS.register_module()
+class PseudoLabelDataset:
+    """Wraps any mmpretrain dataset and replaces its labels by cluster ids.
+
+    The wrapped dataset provides images (and its own pipeline); this wrapper
+    puts the pseudo-label of sample ``i`` into ``gt_label`` before that
+    pipeline runs, and keeps the original label, if any, as ``ori_gt_label``
+    (reachable through :meth:`get_original_gt_labels` for NMI against ground
+    truth).
+
+    Labels come either from label files written by ``tools/cluster.py`` (the
+    offline path) or from :class:`~cf_mm.engine.ClusterFitHook`, which calls
+    :meth:`set_labels` before training.
+
+    With several label sets (multi-task ClusterFit, appendix E), ``gt_label``
+    is a dict ``{task_name: label}``; end the pipeline with mmpretrain's
+    ``PackMultiTaskInputs(multi_task_fields=('gt_label', ))`` and use
+    ``MultiTaskHead``.
+
+    Args:
+        dataset (dict | BaseDataset): The wrapped dataset or its config.
+        task_names (Sequence[str], optional): Names of the label sets.
+            ``None`` means one label set and an integer ``gt_label``.
+        label_files (str | Sequence[str] | dict, optional): ``labels.npy``
+            files (or directories holding one), one per task, in the order
+            of ``task_names`` or as ``{task_name: path}``.
+        num_clusters (int | Sequence[int], optional): K of each label set;
+            sets ``metainfo['classes']``. Inferred from the labels when
+            omitted.
+    """
+
+    def __init__(self,
+                 dataset: Union[dict, BaseDataset],
+                 task_names: Optional[Sequence[str]] = None,
+                 label_files: Union[str, Sequence[str], Dict[str, str],
+                                    None] = None,
+                 num_clusters: Union[int, Sequence[int], None] = None):
+        if isinstance(dataset, dict):
+            dataset = DATASETS.build(dataset)
+        self.dataset = dataset
+        self.multi_task = task_names is not None
+        self.task_names: List[str] = list(task_names or ['default'])
+        if len(set(self.task_names)) != len(self.task_names):
+            raise ValueError(f'duplicate task_names: {self.task_names}')
+        self._labels = np.full((len(self.task_names), len(dataset)),
+                               UNSET,
+                               dtype=np.int64)
+        if isinstance(num_clusters, int) or num_clusters is None:
+            num_clusters = [num_clusters] * len(self.task_names)
+        self._num_clusters = list(num_clusters)
+        if label_files is not None:
+            self._load_label_files(label_files)
+
+    # ------------------------------------------------------------------
+    # labels
+    def _load_label_files(self, label_files) -> None:
+        if isinstance(label_files, str):
+            label_files = [label_files]
+        if not isinstance(label_files, dict):
+            if len(label_files) != len(self.task_names):
+                raise ValueError(
+                    f'{len(label_files)} label_files for '
+                    f'{len(self.task_names)} tasks {self.task_names}')
+            label_files = dict(zip(self.task_names, label_files))
+        for task, path in label_files.items():
+            self.set_labels(load_labels(path), task, source=path)
+
+    def _task_index(self, task: Optional[str]) -> int:
+        if task is None:
+            if len(self.task_names) != 1:
+                raise ValueError('several label sets: name the task, one of '
+                                 f'{self.task_names}')
+            return 0
+        if task not in self.task_names:
+            raise KeyError(f"unknown task '{task}'; this dataset has "
+                           f'task_names={self.task_names}')
+        return self.task_names.index(task)
+
+    def set_labels(self,
+                   labels: np.ndarray,
+                   task: Optional[str] = None,
+                   source: str = 'labels') -> None:
+        """Set the pseudo-labels of one task (row ``i`` = sample ``i``).
+
+        Args:
+            labels (np.ndarray): ``(N, )`` integer cluster ids, ``N`` equal
+                to the length of the wrapped dataset.
+            task (str, optional): Task name; may be omitted with one task.
+            source (str): Where the labels came from, for error messages.
+        """
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or labels.shape[0] != len(self.dataset):
+            raise ValueError(
+                f'{source}: expected {len(self.dataset)} labels (one per '
+                f'sample of {type(self.dataset).__name__}), got shape '
+                f'{labels.shape}')
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f'{source}: labels must be integers, got '
+                             f'{labels.dtype}')
+        if labels.size and labels.min() < 0:
+            raise ValueError(f'{source}: negative label {labels.min()}')
+        idx = self._task_index(task)
+        k = self._num_clusters[idx]
+        if k is not None and labels.size and labels.max() >= k:
+            raise ValueError(f'{source}: label {labels.max()} >= '
+                             f'num_clusters={k}')
+        self._labels[idx] = labels
+        if k is None:
+            self._num_clusters[idx] = int(labels.max()) + 1
+
+    def get_labels(self, task: Optional[str] = None) -> np.ndarray:
+        """Return a copy of the pseudo-labels of one task."""
+        return self._labels[self._task_index(task)].copy()
+
+    def has_labels(self, task: Optional[str] = None) -> bool:
+        """Whether the labels of ``task`` (all tasks if None) are set."""
+        rows = (self._labels if task is None else
+                self._labels[self._task_index(task)][None])
+        return bool((rows != UNSET).all())
+
+    def get_original_gt_labels(self) -> Optional[np.ndarray]:
+        """Labels of the wrapped dataset, or None if it has none."""
+        try:
+            return np.asarray(self.dataset.get_gt_labels())
+        except (AttributeError, KeyError, TypeError):
+            return None
+
+    # ------------------------------------------------------------------
+    # dataset protocol
+    @property
+    def metainfo(self) -> dict:
+        meta = copy.deepcopy(getattr(self.dataset, 'metainfo', {}) or {})
+        meta['ori_classes'] = meta.pop('classes', None)
+        ks = self._num_clusters
+        if not self.multi_task and ks[0] is not None:
+            meta['classes'] = tuple(f'cluster_{i}' for i in range(ks[0]))
+        meta['num_clusters'] = dict(zip(self.task_names, ks))
+        return meta
+
+    @property
+    def pipeline(self) -> Compose:
+        return self.dataset.pipeline
+
+    def full_init(self) -> None:
+        if hasattr(self.dataset, 'full_init'):
+            self.dataset.full_init()
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def get_data_info(self, idx: int) -> dict:
+        """Data info of sample ``idx`` with its pseudo-label(s) attached."""
+        info = copy.deepcopy(self.dataset.get_data_info(idx))
+        info['sample_idx'] = idx
+        if 'gt_label' in info:
+            info['ori_gt_label'] = info.pop('gt_label')
+        labels = self._labels[:, idx]
+        if (labels == UNSET).any():
+            missing = [t for t, v in zip(self.task_names, labels) if v < 0]
+            raise RuntimeError(
+                f'PseudoLabelDataset: no pseudo-labels for tasks {missing} '
+                'yet. Give `label_files` or add ClusterFitHook to '
+                '`custom_hooks` so labels are set before training.')
+        if self.multi_task:
+            info['gt_label'] = {
+                t: int(v)
+                for t, v in zip(self.task_names, labels)
+            }
+        else:
+            info['gt_label'] = int(labels[0])
+        return info
+
+    def __getitem__(self, idx: int) -> dict:
+        return self.dataset.pipeline(self.get_data_info(idx))
+
+
+class DatasetView:
+    """The samples of a dataset under another (e.g. test-time) pipeline.
+
+    Used to extract features of exactly the samples, in exactly the order,
+    that a training dataset serves, but with a deterministic pipeline.
+
+    Args:
+        dataset: Any mmengine dataset (``get_data_info`` and ``len``).
+        pipeline (Sequence[dict]): Transform configs.
+    """
+
+    def __init__(self, dataset, pipeline: Sequence[dict]):
+        self.dataset = dataset
+        self.pipeline = Compose(pipeline)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, idx: int) -> dict:
+        info = copy.deepcopy(self.dataset.get_data_info(idx))
+        info['sample_idx'] = idx
+        info.pop('gt_label', None)
+        return self.pipeline(info)
+
+
+def dataset_fingerprint(dataset) -> str:
+    """A hash of a dataset's length and sample identities.
+
+    Uses each sample's ``img_path`` when it has one, else its in-memory image
+    bytes, so a changed file list or a changed subset gives a new fingerprint.
+    """
+    digest = hashlib.sha256(f'{type(dataset).__name__}:{len(dataset)}'.encode())
+    for idx in range(len(dataset)):
+        info = dataset.get_data_info(idx)
+        if 'img_path' in info:
+            digest.update(str(info['img_path']).encode())
+        elif 'img' in info:
+            digest.update(np.ascontiguousarray(info['img']).tobytes())
+        else:
+            digest.update(repr(sorted(info.items())).encode())
+    return digest.hexdigest()

@@ -1,0 +1,364 @@
+"""Feature extraction from any mmpretrain model, for clustering and benchmarks.
+
+A feature is the output of one named layer of ``model.backbone``, globally
+average-pooled over its spatial (or spatio-temporal) dimensions and, by
+default, L2-normalised. Layers are captured with forward hooks, so any backbone
+works; ResNet stages also answer to the names of the paper (``conv1``,
+``res2`` ... ``res5``).
+
+Under ``torch.distributed`` every rank extracts a contiguous shard of the
+dataset (no padding, so no sample is duplicated or missing when the length does
+not divide by the world size) and writes it to a :class:`FeatureStore` shard of
+its own; no process gathers every feature into memory.
+"""
+import os.path as osp
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.dataset import default_collate
+from mmengine.dist import barrier, get_dist_info
+from mmengine.utils import ProgressBar
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .store import FeatureStore, FeatureStoreWriter
+
+# Paper names of ResNet stages -> attribute of mmpretrain's ResNet.
+RESNET_STAGES = {'res2': 'layer1', 'res3': 'layer2', 'res4': 'layer3',
+                 'res5': 'layer4'}
+STEM_NAMES = ('conv1', 'stem')
+
+
+def resolve_layer(model: nn.Module, layer: str) -> nn.Module:
+    """Find the module whose output is the feature called ``layer``.
+
+    Args:
+        model (nn.Module): A model with a ``backbone`` attribute (every
+            mmpretrain classifier and self-supervised algorithm has one).
+        layer (str): ``'conv1'``/``'stem'``, ``'res2'`` ... ``'res5'`` for
+            ResNet-like backbones, or any dotted module name inside
+            ``model.backbone`` (e.g. ``'layer3.5'``).
+
+    Returns:
+        nn.Module: The module to hook.
+    """
+    backbone = getattr(model, 'backbone', None)
+    if backbone is None:
+        raise ValueError(
+            f'{type(model).__name__} has no `backbone` attribute; feature '
+            'extraction needs an mmpretrain model with a backbone.')
+    if layer in STEM_NAMES:
+        # mmpretrain ResNets apply `relu` once, right after conv1+norm1
+        # (blocks have their own activations); deep stems are one module.
+        if getattr(backbone, 'deep_stem', False):
+            return backbone.stem
+        if isinstance(getattr(backbone, 'relu', None), nn.Module):
+            return backbone.relu
+        raise ValueError(f"layer '{layer}' is only defined for ResNet-like "
+                         f'backbones, not {type(backbone).__name__}')
+    name = RESNET_STAGES.get(layer, layer)
+    try:
+        return backbone.get_submodule(name)
+    except AttributeError:
+        raise ValueError(
+            f"unknown layer '{layer}' for {type(backbone).__name__}: use one "
+            f'of {list(STEM_NAMES) + list(RESNET_STAGES)} or a module name '
+            'of the backbone') from None
+
+
+def pool_and_normalize(feat: torch.Tensor,
+                       l2_normalize: bool = True) -> torch.Tensor:
+    """Global-average-pool ``(B, C, *spatial)`` to ``(B, C)`` float32."""
+    if feat.dim() > 2:
+        feat = feat.flatten(2).mean(dim=2)
+    feat = feat.float()
+    if l2_normalize:
+        feat = F.normalize(feat, dim=1)
+    return feat
+
+
+class LayerFeatureExtractor:
+    """Runs a model's backbone and returns pooled features of named layers.
+
+    Args:
+        model (nn.Module): An mmpretrain model (its ``data_preprocessor``
+            normalises the batch exactly as during its training).
+        layers (Sequence[str]): Layer names, see :func:`resolve_layer`.
+        l2_normalize (bool): L2-normalise each pooled feature.
+    """
+
+    def __init__(self, model: nn.Module, layers: Sequence[str] = ('res5', ),
+                 l2_normalize: bool = True):
+        if isinstance(layers, str):
+            layers = (layers, )
+        if not layers:
+            raise ValueError('`layers` must name at least one layer')
+        self.model = model
+        self.layers = tuple(layers)
+        self.modules = {name: resolve_layer(model, name) for name in layers}
+        self.l2_normalize = l2_normalize
+
+    @contextmanager
+    def _capture(self) -> Iterator[Dict[str, torch.Tensor]]:
+        outputs: Dict[str, torch.Tensor] = {}
+        handles = []
+        for name, module in self.modules.items():
+
+            def hook(_module, _inputs, output, name=name):
+                if isinstance(output, (list, tuple)):
+                    output = output[-1]
+                # Pool at once: an in-place op later in the forward must not
+                # change what we captured, and pooled tensors are small.
+                outputs[name] = pool_and_normalize(output, self.l2_normalize)
+
+            handles.append(module.register_forward_hook(hook))
+        try:
+            yield outputs
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    @torch.no_grad()
+    def __call__(self, data_batch: dict) -> Dict[str, torch.Tensor]:
+        """Extract pooled features of one collated batch.
+
+        Args:
+            data_batch (dict): A batch as produced by the dataloader
+                (``inputs`` and ``data_samples``).
+
+        Returns:
+            dict: Layer name -> ``(B, C)`` float32 tensor.
+        """
+        data = self.model.data_preprocessor(data_batch, False)
+        inputs = data['inputs']
+        if isinstance(inputs, (list, tuple)):  # multi-view pipelines
+            inputs = inputs[0]
+        with self._capture() as outputs:
+            self.model.backbone(inputs)
+        missing = [name for name in self.layers if name not in outputs]
+        if missing:
+            raise RuntimeError(f'layers {missing} were not reached by the '
+                               'forward pass of the backbone')
+        return {name: outputs[name] for name in self.layers}
+
+
+class ContiguousShardSampler(Sampler):
+    """Yields the contiguous index range of one rank, without padding.
+
+    Rank ``r`` of ``W`` gets ``[r * N // W, (r + 1) * N // W)``: every sample
+    exactly once over all ranks, whatever ``N`` is.
+
+    Args:
+        num_samples (int): Dataset length.
+        rank (int): This process's rank.
+        world_size (int): Number of processes.
+    """
+
+    def __init__(self, num_samples: int, rank: int = 0, world_size: int = 1):
+        self.start = rank * num_samples // world_size
+        self.end = (rank + 1) * num_samples // world_size
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.start, self.end))
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+
+def _sample_indices(data_samples: Union[list, None], fallback: range,
+                    offset: int) -> np.ndarray:
+    """Dataset indices of a batch, from ``sample_idx`` meta when present."""
+    if data_samples:
+        idx = [ds.metainfo.get('sample_idx') for ds in data_samples]
+        if all(i is not None for i in idx):
+            return np.asarray(idx, dtype=np.int64)
+    return np.arange(offset, offset + len(fallback), dtype=np.int64)
+
+
+def _batches(dataset: Dataset, sampler: ContiguousShardSampler,
+             batch_size: int, num_workers: int) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=default_collate,
+        shuffle=False,
+        drop_last=False)
+
+
+def extract_to_store(model: nn.Module,
+                     dataset: Dataset,
+                     out_dir: str,
+                     layers: Sequence[str] = ('res5', ),
+                     batch_size: int = 64,
+                     num_workers: int = 2,
+                     dtype: str = 'float32',
+                     l2_normalize: bool = True,
+                     progress: bool = True) -> Dict[str, FeatureStore]:
+    """Extract features of every sample into one feature store per layer.
+
+    Works in a single process and under ``torch.distributed``: each rank
+    writes the shard ``rank{r:03d}`` of ``out_dir/<layer>``; the function
+    returns after a barrier, when all shards are closed.
+
+    Args:
+        model (nn.Module): An mmpretrain model, already on its device.
+        dataset (Dataset): Dataset with a deterministic (test-time) pipeline.
+            Sample ``i`` gets id ``i``.
+        out_dir (str): Root of the stores (``out_dir/<layer>``), on a file
+            system every rank can read.
+        layers (Sequence[str]): Layers to extract, see :func:`resolve_layer`.
+        batch_size (int): Images per forward pass.
+        num_workers (int): Dataloader worker processes.
+        dtype (str): ``'float32'`` or ``'float16'`` on disk.
+        l2_normalize (bool): L2-normalise features.
+        progress (bool): Show a progress bar on rank 0.
+
+    Returns:
+        dict: Layer name -> :class:`FeatureStore` over all ranks' shards.
+    """
+    rank, world_size = get_dist_info()
+    extractor = LayerFeatureExtractor(model, layers, l2_normalize)
+    sampler = ContiguousShardSampler(len(dataset), rank, world_size)
+    loader = _batches(dataset, sampler, batch_size, num_workers)
+    writers: Dict[str, FeatureStoreWriter] = {}
+    bar = ProgressBar(len(sampler)) if progress and rank == 0 else None
+    was_training = model.training
+    model.eval()
+    offset = sampler.start
+    try:
+        for data_batch in loader:
+            feats = extractor(data_batch)
+            num = next(iter(feats.values())).shape[0]
+            ids = _sample_indices(data_batch.get('data_samples'),
+                                  range(num), offset)
+            offset += num
+            for name, feat in feats.items():
+                if name not in writers:
+                    writers[name] = FeatureStoreWriter(
+                        osp.join(out_dir, name), shard=f'rank{rank:03d}',
+                        dim=feat.shape[1], dtype=dtype,
+                        capacity=len(sampler))
+                writers[name].add(ids, feat.cpu().numpy())
+            if bar is not None:
+                for _ in range(num):
+                    bar.update()
+    finally:
+        model.train(was_training)
+    for writer in writers.values():
+        writer.close()
+    if bar is not None:
+        print()
+    barrier()
+    return {name: FeatureStore(osp.join(out_dir, name)) for name in layers}
+
+
+def extract_features(model: nn.Module,
+                     dataloader: DataLoader,
+                     layers: Sequence[str] = ('res5', ),
+                     l2_normalize: bool = True,
+                     progress: bool = True) -> Dict[str, np.ndarray]:
+    """Extract features into memory, ordered by dataset index (one process).
+
+    For small datasets and benchmarks; use :func:`extract_to_store` for large
+    or distributed extraction.
+
+    Args:
+        model (nn.Module): An mmpretrain model, already on its device.
+        dataloader (DataLoader): Dataloader over the dataset (any order; rows
+            are placed by ``sample_idx`` when the samples carry it).
+        layers (Sequence[str]): Layers to extract.
+        l2_normalize (bool): L2-normalise features.
+        progress (bool): Show a progress bar.
+
+    Returns:
+        dict: Layer name -> ``(N, C)`` float32 array, row ``i`` = sample ``i``.
+    """
+    extractor = LayerFeatureExtractor(model, layers, l2_normalize)
+    num_samples = len(dataloader.dataset)
+    out: Dict[str, np.ndarray] = {}
+    seen = np.zeros(num_samples, dtype=bool)
+    bar = ProgressBar(num_samples) if progress else None
+    was_training = model.training
+    model.eval()
+    offset = 0
+    try:
+        for data_batch in dataloader:
+            feats = extractor(data_batch)
+            num = next(iter(feats.values())).shape[0]
+            ids = _sample_indices(data_batch.get('data_samples'),
+                                  range(num), offset)
+            offset += num
+            for name, feat in feats.items():
+                if name not in out:
+                    out[name] = np.zeros((num_samples, feat.shape[1]),
+                                         dtype=np.float32)
+                out[name][ids] = feat.cpu().numpy()
+            seen[ids] = True
+            if bar is not None:
+                for _ in range(num):
+                    bar.update()
+    finally:
+        model.train(was_training)
+    if bar is not None:
+        print()
+    if not seen.all():
+        raise RuntimeError(
+            f'{int((~seen).sum())} of {num_samples} samples were not '
+            'extracted; does the dataloader drop the last batch?')
+    return out
+
+
+def build_extraction_model(config, checkpoint: Optional[str] = None,
+                           device: Union[str, torch.device] = 'cpu'
+                           ) -> nn.Module:
+    """Build an mmpretrain model from a config and load a checkpoint.
+
+    Args:
+        config (str | Config): Model config (file path or Config) whose
+            ``model`` field describes the network.
+        checkpoint (str, optional): Checkpoint to load (mmengine format,
+            ``state_dict`` inside); ``None`` keeps the initial weights.
+        device (str | torch.device): Where to put the model.
+
+    Returns:
+        nn.Module: The model in eval mode.
+    """
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import load_checkpoint
+    from mmpretrain.registry import MODELS
+
+    import cf_mm  # noqa: F401  (registers cf_mm models named in the config)
+
+    if isinstance(config, str):
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'model config not found: {config}')
+        config = Config.fromfile(config)
+    if 'model' not in config:
+        raise ValueError('the config has no `model` field')
+    init_default_scope(config.get('default_scope', 'mmpretrain'))
+    model_cfg = config.model.copy()
+    # The checkpoint provides every weight; don't fetch or load other ones.
+    model_cfg.pop('init_cfg', None)
+    if isinstance(model_cfg.get('backbone'), dict):
+        model_cfg['backbone'] = dict(model_cfg['backbone'])
+        model_cfg['backbone'].pop('init_cfg', None)
+    model = MODELS.build(model_cfg)
+    if checkpoint is not None:
+        if not osp.isfile(checkpoint):
+            raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                        logger='current')
+    return model.to(device).eval()
+
+
+def list_layers(layers: Union[str, Sequence[str]]) -> List[str]:
+    """Normalise a layer argument (``'res4,res5'`` or a list) to a list."""
+    if isinstance(layers, str):
+        layers = [name.strip() for name in layers.split(',') if name.strip()]
+    return list(layers)

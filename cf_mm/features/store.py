@@ -1,0 +1,572 @@
+"""On-disk feature store: sharded, memory-mappable, streamed in chunks.
+
+Layout of a store rooted at ``root``::
+
+    root/
+      rank000/            one closed shard (any name without a dot)
+        feats.npy         (n, D) float16 or float32, a regular .npy file
+        ids.npy           (n,) int64 global sample ids
+        meta.json         n, dim, dtype, id range summary
+      rank001/ ...
+      rank002.partial/    a shard still being written: invisible to readers
+
+Each writer appends rows to its own ``<shard>.partial`` directory and renames
+it to ``<shard>`` when closed, so a reader only ever sees complete shards and
+several processes (one per rank) can write into the same root at once without
+sharing any index file. Readers discover shards by listing ``root``.
+
+The ``.npy`` files have a fixed 128-byte header that the writer fills in when
+it closes the shard (the row count is unknown until then), so rows are
+appended straight to disk and never collected in memory. Any tool reading
+``.npy`` files (``np.load(..., mmap_mode='r')``) can open them.
+
+Reads that stream the whole store (:meth:`FeatureStore.iter_chunks`,
+:meth:`FeatureStore.load`) use plain file reads into chunk-sized buffers
+rather than the memory map, so the resident memory of a pass over a store
+larger than RAM stays at one chunk. The memory maps serve random access
+(:meth:`FeatureStore.sample`).
+
+This module is framework-free (numpy only).
+"""
+import json
+import os
+import os.path as osp
+import shutil
+from dataclasses import dataclass, replace
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from cf_mm.clustering.sampling import sample_indices
+
+FEATS_FILE = 'feats.npy'
+IDS_FILE = 'ids.npy'
+META_FILE = 'meta.json'
+PARTIAL_SUFFIX = '.partial'
+SUPPORTED_DTYPES = ('float16', 'float32')
+# Room for the header of any 2-D shape (the dict is < 100 chars).
+NPY_HEADER_BYTES = 128
+
+
+def _npy_header(dtype: np.dtype, shape: Tuple[int, ...]) -> bytes:
+    """A version-1.0 ``.npy`` header padded to exactly 128 bytes."""
+    header = repr({
+        'descr': np.lib.format.dtype_to_descr(np.dtype(dtype)),
+        'fortran_order': False,
+        'shape': tuple(int(s) for s in shape),
+    })
+    # magic (6) + version (2) + header length (2) + header + '\n'
+    pad = NPY_HEADER_BYTES - 10 - len(header) - 1
+    if pad < 0:
+        raise ValueError(f'shape {shape} does not fit in the .npy header')
+    header = (header + ' ' * pad + '\n').encode('latin1')
+    return (np.lib.format.MAGIC_PREFIX + bytes([1, 0]) +
+            len(header).to_bytes(2, 'little') + header)
+
+
+def _check_dtype(dtype) -> np.dtype:
+    if np.dtype(dtype).name not in SUPPORTED_DTYPES:
+        raise ValueError(f'unsupported feature dtype {dtype!r}: use one of '
+                         f'{SUPPORTED_DTYPES}')
+    return np.dtype(dtype)
+
+
+class FeatureStoreWriter:
+    """Appends features of one shard to disk; readable once closed.
+
+    Args:
+        root (str): Root directory of the store (created if missing).
+        shard (str): Shard name, unique among concurrent writers, e.g.
+            ``f'rank{rank:03d}'``. Letters, digits, ``-`` and ``_`` only.
+        dim (int): Feature dimension D.
+        dtype (str): On-disk dtype, ``'float32'`` or ``'float16'``.
+            Defaults to ``'float32'``.
+        capacity (int, optional): Maximum number of rows; adding more raises
+            ``ValueError`` (catches a sampler that yields too much).
+        overwrite (bool): Replace a closed shard of the same name when this
+            one is closed. Defaults to True, so re-running an extraction
+            into the same root replaces its shards.
+    """
+
+    def __init__(self,
+                 root: str,
+                 shard: str,
+                 dim: int,
+                 dtype: str = 'float32',
+                 capacity: Optional[int] = None,
+                 overwrite: bool = True):
+        if not shard or not all(c.isalnum() or c in '-_' for c in shard):
+            raise ValueError(f'invalid shard name {shard!r}: use letters, '
+                             'digits, "-" and "_"')
+        if int(dim) < 1:
+            raise ValueError(f'dim must be positive, got {dim}')
+        self.root = root
+        self.shard = shard
+        self.dim = int(dim)
+        self.dtype = _check_dtype(dtype)
+        self.capacity = capacity
+        self.overwrite = overwrite
+        self.final_dir = osp.join(root, shard)
+        self.partial_dir = self.final_dir + PARTIAL_SUFFIX
+        if not overwrite and osp.exists(self.final_dir):
+            raise FileExistsError(f'shard already exists: {self.final_dir}')
+        os.makedirs(root, exist_ok=True)
+        # Left over by a crashed writer of this same shard.
+        shutil.rmtree(self.partial_dir, ignore_errors=True)
+        os.makedirs(self.partial_dir)
+        self._feats = open(osp.join(self.partial_dir, FEATS_FILE), 'wb')
+        self._ids = open(osp.join(self.partial_dir, IDS_FILE), 'wb')
+        self._feats.write(b'\0' * NPY_HEADER_BYTES)
+        self._ids.write(b'\0' * NPY_HEADER_BYTES)
+        self.num_rows = 0
+        self._min_id: Optional[int] = None
+        self._max_id: Optional[int] = None
+        self._last_id: Optional[int] = None
+        # True while ids are consecutive (id_i = id_0 + i): readers then check
+        # uniqueness across shards from the ranges alone.
+        self._consecutive = True
+        self.closed = False
+
+    def add(self, ids: np.ndarray, feats: np.ndarray) -> None:
+        """Append a batch of rows.
+
+        Args:
+            ids (np.ndarray): ``(B,)`` global sample ids (integers).
+            feats (np.ndarray): ``(B, D)`` features; cast to the store dtype.
+        """
+        if self.closed:
+            raise RuntimeError(f'shard {self.final_dir} is already closed')
+        ids = np.asarray(ids)
+        feats = np.asarray(feats)
+        if feats.ndim != 2 or feats.shape[1] != self.dim:
+            raise ValueError(f'shard {self.shard}: expected features of shape '
+                             f'(B, {self.dim}), got {feats.shape}')
+        if ids.shape != (feats.shape[0], ):
+            raise ValueError(f'shard {self.shard}: ids of shape {ids.shape} '
+                             f'do not match {feats.shape[0]} feature rows')
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f'shard {self.shard}: ids must be integers, got '
+                             f'{ids.dtype}')
+        if not np.issubdtype(feats.dtype, np.floating):
+            raise ValueError(f'shard {self.shard}: features must be floating '
+                             f'point, got {feats.dtype}')
+        num = feats.shape[0]
+        if num == 0:
+            return
+        if self.capacity is not None and self.num_rows + num > self.capacity:
+            raise ValueError(
+                f'shard {self.shard}: {self.num_rows + num} rows exceed the '
+                f'capacity {self.capacity}')
+        ids = ids.astype(np.int64, copy=False)
+        if ids.min() < 0:
+            raise ValueError(f'shard {self.shard}: negative sample id '
+                             f'{int(ids.min())}')
+        with np.errstate(over='ignore'):  # reported below, with the id
+            out = np.ascontiguousarray(feats, dtype=self.dtype)
+        if not np.isfinite(out).all():
+            row = int(np.nonzero(~np.isfinite(out).all(axis=1))[0][0])
+            hint = (' (float16 overflows above 65504: store float32)'
+                    if self.dtype == np.float16 and
+                    np.isfinite(feats[row]).all() else '')
+            raise ValueError(f'shard {self.shard}: non-finite feature for '
+                             f'sample id {int(ids[row])}{hint}')
+        self._track_ids(ids)
+        self._feats.write(out.tobytes())
+        self._ids.write(ids.tobytes())
+        self.num_rows += num
+
+    def _track_ids(self, ids: np.ndarray) -> None:
+        lo, hi = int(ids.min()), int(ids.max())
+        self._min_id = lo if self._min_id is None else min(self._min_id, lo)
+        self._max_id = hi if self._max_id is None else max(self._max_id, hi)
+        if self._consecutive:
+            first = int(ids[0])
+            expected = first if self._last_id is None else self._last_id + 1
+            self._consecutive = (first == expected and
+                                 (len(ids) == 1 or
+                                  bool((np.diff(ids) == 1).all())))
+        self._last_id = int(ids[-1])
+
+    def close(self) -> None:
+        """Write the headers and metadata, then publish the shard."""
+        if self.closed:
+            return
+        shape = (self.num_rows, self.dim)
+        for handle, header in (
+            (self._feats, _npy_header(self.dtype, shape)),
+            (self._ids, _npy_header(np.int64, (self.num_rows, ))),
+        ):
+            handle.seek(0)
+            handle.write(header)
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+        meta = dict(
+            num_samples=self.num_rows,
+            dim=self.dim,
+            dtype=self.dtype.name,
+            min_id=self._min_id,
+            max_id=self._max_id,
+            consecutive_ids=self._consecutive,
+        )
+        with open(osp.join(self.partial_dir, META_FILE), 'w') as f:
+            json.dump(meta, f)
+        if osp.exists(self.final_dir):
+            # Swap rather than delete first: readers see the old or the new
+            # shard, never a missing one that later reappears.
+            stale = f'{self.final_dir}.stale-{os.getpid()}'
+            os.rename(self.final_dir, stale)
+            os.rename(self.partial_dir, self.final_dir)
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            os.rename(self.partial_dir, self.final_dir)
+        self.closed = True
+
+    def abort(self) -> None:
+        """Drop the unfinished shard."""
+        if not self.closed:
+            self._feats.close()
+            self._ids.close()
+            shutil.rmtree(self.partial_dir, ignore_errors=True)
+            self.closed = True
+
+    def __enter__(self) -> 'FeatureStoreWriter':
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+@dataclass
+class _Shard:
+    """A closed shard, or a contiguous row range of one (for partitions)."""
+    name: str
+    path: str
+    num_rows: int          # rows of the whole shard file
+    dim: int
+    dtype: np.dtype
+    data_offset: int       # byte offset of row 0 in feats.npy
+    ids_offset: int        # byte offset of ids[0] in ids.npy
+    min_id: int
+    max_id: int
+    consecutive: bool
+    start: int = 0         # first row of the range
+    stop: int = -1         # one past the last row of the range
+
+    @property
+    def length(self) -> int:
+        return self.stop - self.start
+
+
+def _data_offset(path: str) -> Tuple[Tuple[int, ...], np.dtype, int]:
+    try:
+        with open(path, 'rb') as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                header = np.lib.format.read_array_header_1_0(f)
+            else:
+                header = np.lib.format.read_array_header_2_0(f)
+            shape, fortran_order, dtype = header
+            if fortran_order:
+                raise ValueError('Fortran-ordered arrays are not supported')
+            return shape, dtype, f.tell()
+    except (ValueError, OSError, SyntaxError) as err:
+        raise ValueError(f'corrupt feature shard file {path}: {err}') from err
+
+
+class FeatureStore:
+    """Reads every closed shard under ``root``.
+
+    Args:
+        root (str): Root directory written by :class:`FeatureStoreWriter`.
+        shards (Sequence[str], optional): Restrict to these shard names.
+
+    Attributes:
+        num_samples (int): Total number of rows over all shards.
+        dim (int): Feature dimension D.
+        dtype (np.dtype): On-disk dtype (reads return float32).
+        id_range (tuple | None): ``(start, stop)`` when the ids are exactly
+            ``start .. stop - 1`` (each once), else None.
+    """
+
+    def __init__(self, root: str, shards: Optional[Sequence[str]] = None):
+        if not osp.isdir(root):
+            raise FileNotFoundError(f'feature store not found: {root}')
+        self.root = root
+        names = sorted(
+            name for name in os.listdir(root)
+            if '.' not in name and osp.isfile(osp.join(root, name, META_FILE)))
+        if shards is not None:
+            missing = sorted(set(shards) - set(names))
+            if missing:
+                raise FileNotFoundError(
+                    f'shards {missing} not found (or not closed) in {root}')
+            names = [n for n in names if n in set(shards)]
+        if not names:
+            partial = [n for n in os.listdir(root)
+                       if n.endswith(PARTIAL_SUFFIX)]
+            hint = (f' ({len(partial)} unfinished shard(s): was the writer '
+                    'closed?)' if partial else '')
+            raise FileNotFoundError(
+                f'no closed feature shard in {root}{hint}')
+        self._shards = [self._open_shard(name) for name in names]
+        self._finish_init()
+
+    def _open_shard(self, name: str) -> _Shard:
+        path = osp.join(self.root, name)
+        meta_file = osp.join(path, META_FILE)
+        try:
+            with open(meta_file) as f:
+                meta = json.load(f)
+            num, dim, dtype = (int(meta['num_samples']), int(meta['dim']),
+                               np.dtype(meta['dtype']))
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f'corrupt shard metadata {meta_file}: '
+                             f'{err!r}') from err
+        feats_file = osp.join(path, FEATS_FILE)
+        ids_file = osp.join(path, IDS_FILE)
+        for file in (feats_file, ids_file):
+            if not osp.isfile(file):
+                raise FileNotFoundError(f'missing shard file {file}')
+        shape, file_dtype, data_offset = _data_offset(feats_file)
+        if shape != (num, dim) or file_dtype != dtype:
+            raise ValueError(
+                f'{feats_file} holds {shape} {file_dtype}, but {meta_file} '
+                f'says ({num}, {dim}) {dtype}')
+        expected = data_offset + num * dim * dtype.itemsize
+        if osp.getsize(feats_file) != expected:
+            raise ValueError(f'{feats_file} has {osp.getsize(feats_file)} '
+                             f'bytes, expected {expected} (truncated?)')
+        id_shape, id_dtype, ids_offset = _data_offset(ids_file)
+        if id_shape != (num, ) or id_dtype != np.int64 or \
+                osp.getsize(ids_file) != ids_offset + 8 * num:
+            raise ValueError(f'{ids_file} does not hold {num} int64 ids')
+        return _Shard(
+            name=name, path=path, num_rows=num, dim=dim, dtype=dtype,
+            data_offset=data_offset, ids_offset=ids_offset,
+            min_id=-1 if meta.get('min_id') is None else int(meta['min_id']),
+            max_id=-1 if meta.get('max_id') is None else int(meta['max_id']),
+            consecutive=bool(meta.get('consecutive_ids', False)),
+            start=0, stop=num)
+
+    def _finish_init(self) -> None:
+        first = self._shards[0]
+        for shard in self._shards[1:]:
+            for key in ('dim', 'dtype'):
+                if getattr(shard, key) != getattr(first, key):
+                    raise ValueError(
+                        f'inconsistent {key} in {self.root}: shard '
+                        f'{first.name} has {getattr(first, key)}, shard '
+                        f'{shard.name} has {getattr(shard, key)}')
+        self.dim = first.dim
+        self.dtype = first.dtype
+        self._shards = [s for s in self._shards if s.length > 0] or \
+            self._shards[:1]
+        # Shards in id order, so that streaming visits samples in id order
+        # whenever each shard holds a consecutive id range (the extractor's).
+        self._shards.sort(key=lambda s: (s.min_id, s.name))
+        self.num_samples = sum(s.length for s in self._shards)
+        self.id_range = self._check_ids()
+
+    def _check_ids(self) -> Optional[Tuple[int, int]]:
+        """Validate unique ids; return their range when it is exact."""
+        shards = [s for s in self._shards if s.length > 0]
+        if not shards:
+            return (0, 0)
+        whole = all(s.start == 0 and s.stop == s.num_rows for s in shards)
+        if whole and all(s.consecutive for s in shards):
+            # Cheap path: each shard is a consecutive id run.
+            for prev, cur in zip(shards, shards[1:]):
+                if cur.min_id <= prev.max_id:
+                    raise ValueError(
+                        f'duplicate sample ids in {self.root}: shards '
+                        f'{prev.name} [{prev.min_id}, {prev.max_id}] and '
+                        f'{cur.name} [{cur.min_id}, {cur.max_id}] overlap')
+            lo, hi = shards[0].min_id, shards[-1].max_id
+            return (lo, hi + 1) if hi - lo + 1 == self.num_samples else None
+        ids = np.concatenate([self._read_ids(s, s.start, s.stop)
+                              for s in shards])
+        order = np.argsort(ids, kind='stable')
+        sorted_ids = ids[order]
+        dup = np.nonzero(sorted_ids[1:] == sorted_ids[:-1])[0]
+        if len(dup):
+            bad = int(sorted_ids[dup[0]])
+            owners = [s.name for s in shards
+                      if (self._read_ids(s, s.start, s.stop) == bad).any()]
+            raise ValueError(f'duplicate sample id {bad} in {self.root} '
+                             f'(shards {owners})')
+        lo, hi = int(sorted_ids[0]), int(sorted_ids[-1])
+        return (lo, hi + 1) if hi - lo + 1 == self.num_samples else None
+
+    # ------------------------------------------------------------------ reads
+    def _read_ids(self, shard: _Shard, start: int, stop: int) -> np.ndarray:
+        with open(osp.join(shard.path, IDS_FILE), 'rb') as f:
+            f.seek(shard.ids_offset + 8 * start)
+            return np.fromfile(f, dtype=np.int64, count=stop - start)
+
+    def _read_rows(self, shard: _Shard, start: int, stop: int,
+                   out: Optional[np.ndarray] = None) -> np.ndarray:
+        count = (stop - start) * self.dim
+        with open(osp.join(shard.path, FEATS_FILE), 'rb') as f:
+            f.seek(shard.data_offset + start * self.dim * self.dtype.itemsize)
+            if out is not None and self.dtype == np.float32:
+                # Straight into the caller's buffer: no temporary copy.
+                view = out.reshape(-1).view(np.uint8)
+                if f.readinto(memoryview(view)) != view.nbytes:
+                    raise ValueError(f'short read in {shard.path}')
+                return out
+            rows = np.fromfile(f, dtype=self.dtype, count=count)
+        if rows.size != count:
+            raise ValueError(f'short read in {shard.path}')
+        rows = rows.reshape(-1, self.dim)
+        if out is not None:
+            out[...] = rows
+            return out
+        return rows.astype(np.float32, copy=False)
+
+    def memmap(self, shard_name: str) -> np.ndarray:
+        """The read-only memory map of one shard's features (on-disk dtype)."""
+        for shard in self._shards:
+            if shard.name == shard_name:
+                return np.load(osp.join(shard.path, FEATS_FILE),
+                               mmap_mode='r')[shard.start:shard.stop]
+        raise KeyError(f'no shard {shard_name!r} in {self.root}')
+
+    @property
+    def shard_names(self) -> List[str]:
+        return [s.name for s in self._shards]
+
+    def iter_chunks(self, chunk_size: int
+                    ) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+        """Stream ``(ids, feats)`` over every row, ``chunk_size`` at most.
+
+        Chunks do not straddle shards, so some are shorter. Features are
+        float32 copies; memory is bounded by one chunk.
+
+        Args:
+            chunk_size (int): Maximum rows per chunk.
+
+        Yields:
+            tuple: ``(ids (B,) int64, feats (B, D) float32)``.
+        """
+        if int(chunk_size) < 1:
+            raise ValueError(f'chunk_size must be positive, got {chunk_size}')
+        for shard in self._shards:
+            for start in range(shard.start, shard.stop, chunk_size):
+                stop = min(start + chunk_size, shard.stop)
+                yield (self._read_ids(shard, start, stop),
+                       self._read_rows(shard, start, stop))
+
+    def load(self) -> np.ndarray:
+        """All features as one ``(N, D)`` float32 array, row i = sample id i.
+
+        Requires the ids to be exactly ``0 .. N-1``.
+        """
+        if self.id_range != (0, self.num_samples):
+            raise ValueError(
+                f'cannot load {self.root} as an array indexed by sample id: '
+                f'its {self.num_samples} ids are not exactly 0..'
+                f'{self.num_samples - 1} (id range {self.id_range})')
+        out = np.empty((self.num_samples, self.dim), dtype=np.float32)
+        chunk = 1 << 16
+        for shard in self._shards:
+            for start in range(shard.start, shard.stop, chunk):
+                stop = min(start + chunk, shard.stop)
+                ids = self._read_ids(shard, start, stop)
+                if shard.consecutive or (
+                        len(ids) and ids[-1] - ids[0] + 1 == len(ids) and
+                        (np.diff(ids) == 1).all()):
+                    self._read_rows(shard, start, stop,
+                                    out=out[ids[0]:ids[0] + len(ids)])
+                else:
+                    out[ids] = self._read_rows(shard, start, stop)
+        return out
+
+    def sample(self, num: int, seed: int) -> Tuple[np.ndarray, np.ndarray]:
+        """A seeded uniform subsample of rows.
+
+        Rows are picked by position in the store's shard order, so a store
+        whose shards hold consecutive ids samples the same rows as
+        ``features[sample_indices(N, num, seed)]`` on the loaded array.
+
+        Args:
+            num (int): Number of rows (at most ``num_samples``).
+            seed (int): Random seed.
+
+        Returns:
+            tuple: ``(ids (num,) int64, feats (num, D) float32)``.
+        """
+        if not 0 <= int(num) <= self.num_samples:
+            raise ValueError(f'cannot sample {num} of the {self.num_samples} '
+                             f'samples in {self.root}')
+        positions = sample_indices(self.num_samples, int(num), seed)
+        return self.take(positions)
+
+    def take(self, positions: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Rows at sorted positions (in shard order) as ``(ids, feats)``."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) and (positions.min() < 0 or
+                               positions.max() >= self.num_samples):
+            raise IndexError(f'positions out of range [0, {self.num_samples})')
+        ids = np.empty(len(positions), dtype=np.int64)
+        feats = np.empty((len(positions), self.dim), dtype=np.float32)
+        offset = 0
+        for shard in self._shards:
+            lo, hi = np.searchsorted(positions, [offset, offset + shard.length])
+            if hi > lo:
+                rows = positions[lo:hi] - offset + shard.start
+                mm_feats = np.load(osp.join(shard.path, FEATS_FILE),
+                                   mmap_mode='r')
+                mm_ids = np.load(osp.join(shard.path, IDS_FILE),
+                                 mmap_mode='r')
+                # Blocks keep the float16 -> float32 temporaries small.
+                for b in range(0, len(rows), 1 << 16):
+                    sel = rows[b:b + (1 << 16)]
+                    feats[lo + b:lo + b + len(sel)] = mm_feats[sel]
+                ids[lo:hi] = mm_ids[rows]
+                del mm_feats, mm_ids
+            offset += shard.length
+        return ids, feats
+
+    def partition(self, rank: int, world_size: int) -> 'FeatureStore':
+        """The contiguous slice of rows that rank ``rank`` of ``world_size``
+        handles in distributed k-means (rows ``[r*N//W, (r+1)*N//W)`` in
+        shard order), as a store of its own. No data is read."""
+        if not 0 <= rank < world_size:
+            raise ValueError(f'rank {rank} outside world size {world_size}')
+        lo = rank * self.num_samples // world_size
+        hi = (rank + 1) * self.num_samples // world_size
+        view = object.__new__(FeatureStore)
+        view.root, view.dim, view.dtype = self.root, self.dim, self.dtype
+        view._shards = []
+        offset = 0
+        for shard in self._shards:
+            s_lo, s_hi = max(lo, offset), min(hi, offset + shard.length)
+            if s_hi > s_lo:
+                view._shards.append(
+                    replace(shard, start=shard.start + s_lo - offset,
+                            stop=shard.start + s_hi - offset))
+            offset += shard.length
+        if not view._shards:  # more ranks than rows: an empty view
+            first = self._shards[0]
+            view._shards = [replace(first, stop=first.start)]
+        view.num_samples = hi - lo
+        view.id_range = (None if self.id_range is None else
+                         (self.id_range[0] + lo, self.id_range[0] + hi)
+                         if self._ids_in_shard_order() else None)
+        return view
+
+    def _ids_in_shard_order(self) -> bool:
+        return all(s.consecutive for s in self._shards) and \
+            self.id_range is not None
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __repr__(self) -> str:
+        return (f'FeatureStore({self.root!r}, num_samples={self.num_samples}, '
+                f'dim={self.dim}, dtype={self.dtype.name}, '
+                f'shards={len(self._shards)})')

@@ -1,0 +1,2 @@
+"""Registered backbones."""
+from .resnet_with_conv1 import ResNetWithConv1, ResNetWithConv1_CIFAR  # noqa: F401

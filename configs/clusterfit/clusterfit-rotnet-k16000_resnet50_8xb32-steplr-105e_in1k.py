@@ -1,0 +1,63 @@
+# ClusterFit N_cf on ImageNet-1K (section 4.2, appendix D): res5 features of
+# the RotNet N_pre (2048-d, average-pooled, L2-normalised) clustered with
+# k-means into K=16000 groups; a fresh ResNet-50 trained from scratch on the
+# cluster ids for as many epochs as N_pre (105), same optimiser and schedule.
+_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs32.py',
+    'mmpretrain::_base_/schedules/imagenet_bs256.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
+
+num_clusters = 16000
+pretrained_config = 'configs/rotnet/rotnet_resnet50_8xb32-steplr-105e_in1k.py'
+pretrained_checkpoint = 'work_dirs/rotnet_resnet50_8xb32-steplr-105e_in1k/epoch_105.pth'
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='ResNet', depth=50, out_indices=(3, )),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=num_clusters,
+        in_channels=2048,
+        loss=dict(type='CrossEntropyLoss'),
+        topk=(1, 5)))
+data_preprocessor = dict(num_classes=num_clusters)
+
+train_dataloader = dict(
+    batch_size=32,
+    dataset=dict(
+        _delete_=True,
+        type='PseudoLabelDataset',
+        dataset=_base_.train_dataloader.dataset))
+# Pseudo-labels have no validation split; evaluate with the linear probes.
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
+test_dataloader = None
+test_evaluator = None
+test_cfg = None
+
+custom_hooks = [
+    dict(
+        type='ClusterFitHook',
+        pretrained_config=pretrained_config,
+        pretrained_checkpoint=pretrained_checkpoint,
+        num_clusters=num_clusters,
+        layer='res5',  # 'res4' gives similar results (appendix D)
+        num_iters=20,
+        seed=0,
+        backend='auto',  # faiss, on the GPU when faiss-gpu is installed
+        extract_pipeline=_base_.test_pipeline,
+        batch_size=128,
+        num_workers=5)
+]
+
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
+param_scheduler = dict(
+    type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90], gamma=0.1)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=105)
+default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3))
+auto_scale_lr = dict(base_batch_size=256)

@@ -1,0 +1,70 @@
+# Jigsaw N_pre on ImageNet-1K (ClusterFit appendix D): ResNet-50, 8 GPUs x 32
+# puzzles, SGD lr 0.1, x0.1 every 30 epochs, 105 epochs; ImageNet labels are
+# not used (JigsawPuzzle replaces gt_label by the permutation index).
+# Puzzle: shortest side -> 255 (aspect kept), random 255x255 crop, random
+# grayscale, 3x3 grid, a random 64x64 crop inside each 85x85 cell, patches
+# shuffled by one of 2000 maximal-Hamming permutations.
+_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs32.py',
+    'mmpretrain::_base_/schedules/imagenet_bs256.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
+default_scope = 'mmpretrain'
+
+num_permutations = 2000  # 100 / 1000 / 2000 ...: first N of the shipped set
+grid = 3
+
+model = dict(
+    type='Jigsaw',
+    data_preprocessor=dict(
+        type='SelfSupDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True),
+    backbone=dict(type='ResNet', depth=50, out_indices=(3, )),
+    neck=dict(type='GlobalAveragePooling'),
+    num_patches=grid * grid,
+    # Each patch is also standardised on its own (Noroozi & Favaro), so
+    # brightness differences between tiles give no shortcut.
+    standardize_patches=True,
+    head=dict(
+        type='LinearClsHead',
+        num_classes=num_permutations,
+        in_channels=grid * grid * 2048,
+        loss=dict(type='CrossEntropyLoss')))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=255, edge='short'),
+    dict(type='RandomCrop', crop_size=255),
+    # Grey puzzles stop the network from locating tiles by chromatic
+    # aberration; 3 channels are kept so the backbone input is unchanged.
+    dict(type='RandomGrayscale', prob=0.3, keep_channels=True),
+    dict(
+        type='JigsawPuzzle',
+        grid=grid,
+        patch_size=64,
+        num_permutations=num_permutations),
+    dict(type='PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=32,
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(split='train', pipeline=train_pipeline))
+# The pretext task has no ImageNet validation metric here.
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
+test_dataloader = None
+test_evaluator = None
+test_cfg = None
+
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
+param_scheduler = dict(
+    type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90], gamma=0.1)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=105)
+default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3))
+auto_scale_lr = dict(base_batch_size=256)

@@ -1,0 +1,244 @@
+"""Cluster extracted features into ClusterFit pseudo-labels (offline step).
+
+Reads features written by ``tools/extract_features.py`` (a feature store, or
+the root of several with ``--layer``) or any ``(N, D)`` ``.npy`` file, runs
+k-means (train on a sample, assign every sample) and writes ``labels.npy``,
+``centroids.npy`` and ``summary.json`` to ``--out-dir``; ``labels.npy`` is
+what ``PseudoLabelDataset`` reads.
+
+Examples:
+    # ImageNet-1K, K=16000, on the GPUs faiss sees (CPU otherwise)
+    python tools/cluster.py work_dirs/features --layer res5 \
+        --num-clusters 16000 --out-dir work_dirs/clusterfit/in1k_k16000
+    # the paper's 1B-image recipe: 30 iterations on 200M, 5 on everything
+    python tools/cluster.py work_dirs/features/res5 -k 30000 --num-iters 30 \
+        --max-train-points 200000000 --num-full-iters 5 --out-dir ...
+    # several GPUs or nodes: torch backend, one shard of the store per rank
+    torchrun --nproc_per_node 8 tools/cluster.py work_dirs/features/res5 \
+        -k 16000 --launcher pytorch --out-dir ...
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import shutil
+import sys
+import time
+
+import numpy as np
+
+from cf_mm.clustering import (KMeansResult, kmeans, load_labels,
+                              save_cluster_result)
+from cf_mm.clustering.results import size_stats_from_counts
+from cf_mm.features.store import META_FILE, FeatureStore
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='k-means on extracted features -> pseudo-label file')
+    parser.add_argument('features',
+                        help='feature store directory, root of stores (with '
+                        '--layer) or an (N, D) .npy file')
+    parser.add_argument('-k', '--num-clusters', type=int, required=True,
+                        help='number of clusters K')
+    parser.add_argument('--out-dir',
+                        help='where labels.npy, centroids.npy and '
+                        'summary.json go (default: '
+                        'work_dirs/cluster/<features>-k<K>)')
+    parser.add_argument('--layer',
+                        help='layer sub-directory when FEATURES is the root '
+                        'written by tools/extract_features.py')
+    parser.add_argument('--num-iters', type=int, default=20,
+                        help='k-means iterations on the training sample')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--backend', default='auto',
+                        choices=['auto', 'faiss', 'torch'],
+                        help='auto: faiss (GPU if faiss has one); torch '
+                        'with --launcher')
+    parser.add_argument('--max-train-points', type=int,
+                        help='train on a random sample of this many points, '
+                        'then assign all (default: train on all)')
+    parser.add_argument('--num-full-iters', type=int, default=0,
+                        help='extra k-means iterations streamed over all '
+                        'points before the final assignment')
+    parser.add_argument('--init', default='random',
+                        choices=['random', 'k-means++'],
+                        help='initial centroids (k-means++: small K only)')
+    parser.add_argument('--no-spherical', action='store_true',
+                        help='plain L2 k-means (default: spherical, '
+                        'centroids L2-normalised)')
+    parser.add_argument('--chunk-size', type=int, default=65536,
+                        help='rows per chunk of the streaming passes')
+    parser.add_argument('--precision', default='auto',
+                        choices=['auto', 'fp32', 'tf32', 'bf16'],
+                        help='GEMM precision of the torch backend')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'],
+                        default='none',
+                        help='pytorch: one process per rank (torchrun)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--quiet', action='store_true',
+                        help='no per-iteration output')
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def open_features(path: str, layer=None):
+    """A FeatureStore or a memory-mapped ``.npy`` array for ``path``."""
+    if osp.isfile(path):
+        if not path.endswith('.npy'):
+            raise ValueError(f'{path}: expected a .npy file or a feature '
+                             'store directory')
+        try:
+            return np.load(path, mmap_mode='r')
+        except ValueError as err:
+            raise ValueError(f'cannot read {path}: {err}') from err
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'features not found: {path}')
+    if layer is not None:
+        if not osp.isdir(osp.join(path, layer)):
+            raise FileNotFoundError(
+                f'no layer {layer!r} under {path}: found '
+                f'{sorted(d for d in os.listdir(path) if osp.isdir(osp.join(path, d)))}')  # noqa: E501
+        return FeatureStore(osp.join(path, layer))
+    entries = [d for d in sorted(os.listdir(path))
+               if osp.isdir(osp.join(path, d))]
+    if any(osp.isfile(osp.join(path, d, META_FILE)) for d in entries):
+        return FeatureStore(path)
+    layers = [d for d in entries
+              if any(osp.isfile(osp.join(path, d, s, META_FILE))
+                     for s in os.listdir(osp.join(path, d))
+                     if osp.isdir(osp.join(path, d, s)))]
+    if len(layers) == 1:
+        return FeatureStore(osp.join(path, layers[0]))
+    if layers:
+        raise ValueError(f'{path} holds features of several layers '
+                         f'{layers}: choose one with --layer')
+    raise FileNotFoundError(f'no feature store in {path}')
+
+
+def rank_slice(features, rank: int, world_size: int):
+    """This rank's contiguous part of the features."""
+    if isinstance(features, FeatureStore):
+        part = features.partition(rank, world_size)
+        if part.id_range is None:
+            raise ValueError(f'{features.root}: distributed clustering needs '
+                             'shards holding consecutive id ranges')
+        return part
+    num = len(features)
+    return features[rank * num // world_size:(rank + 1) * num // world_size]
+
+
+def init_distributed():
+    import torch
+    import torch.distributed as dist
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+        dist.init_process_group('nccl')
+    else:
+        dist.init_process_group('gloo')
+    return dist.get_rank(), dist.get_world_size()
+
+
+def gather_labels(out_dir: str, labels: np.ndarray, rank: int,
+                  world_size: int):
+    """Concatenate every rank's labels on rank 0 (through files)."""
+    import torch.distributed as dist
+    parts = osp.join(out_dir, '.label_parts')
+    os.makedirs(parts, exist_ok=True)
+    np.save(osp.join(parts, f'rank{rank:05d}.npy'), labels)
+    dist.barrier()
+    merged = None
+    if rank == 0:
+        merged = np.concatenate([
+            np.load(osp.join(parts, f'rank{r:05d}.npy'))
+            for r in range(world_size)])
+    dist.barrier()
+    if rank == 0:
+        shutil.rmtree(parts, ignore_errors=True)
+    return merged
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    features = open_features(args.features, args.layer)
+    name = osp.basename(osp.normpath(args.features))
+    if name.endswith('.npy'):
+        name = name[:-4]
+    if args.layer:
+        name = f'{name}-{args.layer}'
+    out_dir = args.out_dir or osp.join('work_dirs', 'cluster',
+                                       f'{name}-k{args.num_clusters}')
+    distributed = args.launcher != 'none'
+    if not distributed:
+        return run(args, features, out_dir, 0, 1)
+    rank, world_size = init_distributed()
+    try:
+        return run(args, features, out_dir, rank, world_size)
+    finally:
+        import torch.distributed as dist
+        dist.destroy_process_group()
+
+
+def run(args: argparse.Namespace, features, out_dir: str, rank: int,
+        world_size: int) -> int:
+    """Cluster, then write the result on rank 0."""
+    distributed = world_size > 1 or args.launcher != 'none'
+    local = rank_slice(features, rank, world_size) if distributed \
+        else features
+    tic = time.time()
+    result = kmeans(
+        local,
+        args.num_clusters,
+        num_iters=args.num_iters,
+        seed=args.seed,
+        backend=args.backend,
+        spherical=not args.no_spherical,
+        max_train_points=args.max_train_points,
+        verbose=not args.quiet and rank == 0,
+        init=args.init,
+        num_full_iters=args.num_full_iters,
+        chunk_size=args.chunk_size,
+        distributed=distributed,
+        precision=args.precision)
+    if distributed:
+        labels = gather_labels(out_dir, result.labels, rank, world_size)
+        if rank != 0:
+            return 0
+        result = KMeansResult(
+            **{**result.__dict__, 'labels': labels,
+               'stats': size_stats_from_counts(
+                   np.bincount(labels, minlength=args.num_clusters))})
+    meta = dict(
+        features=osp.abspath(args.features),
+        layer=args.layer,
+        spherical=not args.no_spherical,
+        seed=args.seed,
+        num_iters=args.num_iters,
+        max_train_points=args.max_train_points,
+        num_full_iters=args.num_full_iters,
+        init=args.init,
+        world_size=world_size,
+        seconds=time.time() - tic,
+        command=' '.join(sys.argv),
+    )
+    save_cluster_result(out_dir, result, meta=meta)
+    load_labels(out_dir)  # read back: fail here, not in training
+    stats = result.stats
+    print(json.dumps(dict(
+        out_dir=out_dir, num_samples=len(result.labels),
+        num_clusters=args.num_clusters,
+        num_train_points=result.num_train_points,
+        final_objective=result.final_objective,
+        cluster_sizes={k: stats[k] for k in ('min', 'max', 'mean', 'empty')},
+        seconds=round(time.time() - tic, 2))))
+    return 0
+
+
+if __name__ == '__main__':
+    try:
+        sys.exit(main())
+    except (ValueError, FileNotFoundError) as err:
+        # A clear one-line message for bad input rather than a traceback.
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)

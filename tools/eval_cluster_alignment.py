@@ -1,0 +1,54 @@
+"""Cluster-alignment (CA) evaluation of CompRess on frozen features.
+
+Per layer: k-means (faiss) on the train features with k = number of classes,
+clusters mapped one-to-one to classes by the Hungarian algorithm on cluster
+precision, accuracy of the nearest-centroid class on the test split
+(metric ``ca_top1``).
+
+Examples:
+    python tools/eval_cluster_alignment.py --config CONFIG --checkpoint CKPT \
+        --layers res5 --method "RotNet N_cf" --target fmnist --out ca.json
+    python tools/eval_cluster_alignment.py --train-feats tr.npy \
+        --train-labels tr_labels.npy --test-feats te.npy --test-labels te_labels.npy
+"""
+import argparse
+
+from cf_mm.evaluation.cluster_alignment import cluster_alignment
+from cf_mm.evaluation.inputs import (add_input_args, finish, load_inputs,
+                                     record, require_single_label)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    add_input_args(parser)
+    parser.add_argument('--num-clusters', type=int, default=None,
+                        help='k of k-means (default: number of classes)')
+    parser.add_argument('--niter', type=int, default=50)
+    parser.add_argument('--nredo', type=int, default=1)
+    parser.add_argument('--seed', type=int, default=0)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    inputs = load_inputs(args)
+    train_feats, train_labels = inputs['train']
+    test_feats, test_labels = inputs['test']
+    train_labels = require_single_label(train_labels, 'train')
+    test_labels = require_single_label(test_labels, 'test')
+    records = []
+    for layer in train_feats:
+        result = cluster_alignment(
+            train_feats[layer], train_labels, test_feats[layer], test_labels,
+            num_clusters=args.num_clusters, niter=args.niter,
+            nredo=args.nredo, seed=args.seed)
+        records.append(
+            record(args, layer, 'ca_top1', result['accuracy'],
+                   train_accuracy=result['train_accuracy'],
+                   alignment=result['alignment'],
+                   num_clusters=len(result['mapping'])))
+    finish(args, records, 'eval_cluster_alignment')
+
+
+if __name__ == '__main__':
+    main()

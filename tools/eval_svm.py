@@ -1,0 +1,84 @@
+"""VOC07-style linear SVM benchmark (mAP) on frozen features.
+
+Per layer: L2-normalised features, one-vs-rest LinearSVC per class with the
+cost chosen by 3-fold cross-validation over the 26 costs of Goyal et al. 2019,
+VOC "all points" test AP with difficult labels ignored (metric ``mAP``).
+With ``--low-shot-k``, also the low-shot variant: k positives per class,
+``--low-shot-samples`` independent samples (metrics ``mAP_k<k>``, mean over
+samples; the std is stored in the record).
+
+Works on any multi-label dataset in mmpretrain's format (``gt_label`` lists,
+``gt_label_difficult`` as in ``VOC``); single-label datasets are evaluated
+one-vs-rest.
+
+Examples:
+    python tools/eval_svm.py --config N_CF_CONFIG --checkpoint N_CF.pth \
+        --data-config configs/benchmarks/_base_/voc07_svm_data.py \
+        --layers conv1,res2,res3,res4,res5 --target VOC07 --out svm.json
+    python tools/eval_svm.py --train-feats tr.npy --train-labels tr_targets.npy \
+        --test-feats te.npy --test-labels te_targets.npy --costs 0.01,0.1,1
+"""
+import argparse
+
+import numpy as np
+
+from cf_mm.evaluation.inputs import (add_input_args, as_multilabel, finish,
+                                     load_inputs, record)
+from cf_mm.evaluation.svm import VOC07_COSTS, low_shot_svm_map, svm_map
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    add_input_args(parser)
+    parser.add_argument('--costs', default=None,
+                        help='comma-separated costs (default: the 26 costs '
+                        'of the VOC07 benchmark)')
+    parser.add_argument('--cv-folds', type=int, default=3)
+    parser.add_argument('--difficult-in-train', default='negative',
+                        choices=['negative', 'ignore'])
+    parser.add_argument('--max-iter', type=int, default=2000)
+    parser.add_argument('--low-shot-k', default=None,
+                        help='comma-separated k values, e.g. '
+                        '1,2,4,8,16,32,64,96')
+    parser.add_argument('--low-shot-samples', type=int, default=5)
+    parser.add_argument('--seed', type=int, default=0)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    costs = ([float(c) for c in args.costs.split(',')]
+             if args.costs else VOC07_COSTS)
+    inputs = load_inputs(args)
+    train_feats, train_labels = inputs['train']
+    test_feats, test_labels = inputs['test']
+    num_classes = None
+    if np.ndim(train_labels) == 1:
+        num_classes = int(max(train_labels.max(), test_labels.max())) + 1
+    train_targets = as_multilabel(train_labels, num_classes)
+    test_targets = as_multilabel(test_labels, num_classes)
+    records = []
+    for layer in train_feats:
+        result = svm_map(train_feats[layer], train_targets, test_feats[layer],
+                         test_targets, costs=costs, cv_folds=args.cv_folds,
+                         difficult_in_train=args.difficult_in_train,
+                         max_iter=args.max_iter, seed=args.seed)
+        records.append(
+            record(args, layer, 'mAP', result['mAP'], ap=result['ap'],
+                   cost=result['cost']))
+        if args.low_shot_k:
+            k_values = [int(k) for k in args.low_shot_k.split(',')]
+            low_shot = low_shot_svm_map(
+                train_feats[layer], train_targets, test_feats[layer],
+                test_targets, k_values=k_values,
+                num_samples=args.low_shot_samples, costs=costs,
+                max_iter=args.max_iter, seed=args.seed)
+            for k, res in low_shot.items():
+                records.append(
+                    record(args, layer, f'mAP_k{k}', res['mAP'],
+                           std=res['std'], samples=res['samples']))
+    finish(args, records, 'eval_svm')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,111 @@
+"""Extract pooled, L2-normalised features of a model over a dataset to disk.
+
+The offline path of ClusterFit for datasets too large for the hook: run this
+(on as many GPUs as you like), then ``tools/cluster.py`` on the result. Each
+rank writes its own shard of a feature store per layer under ``--out-dir``.
+
+Examples:
+    python tools/extract_features.py configs/rotnet/rotnet_resnet50_8xb32-steplr-105e_in1k.py \
+        work_dirs/rotnet/epoch_105.pth --layers res4,res5 --out-dir work_dirs/features
+    torchrun --nproc_per_node 8 tools/extract_features.py CONFIG CKPT \
+        --out-dir work_dirs/features --launcher pytorch
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dist import get_dist_info, init_dist, is_main_process
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import DATASETS
+
+from cf_mm.datasets import DatasetView
+from cf_mm.features.extract import (build_extraction_model, extract_to_store,
+                                    list_layers)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Extract features to disk')
+    parser.add_argument('config', help='model config (its `model` field)')
+    parser.add_argument('checkpoint', help='model checkpoint')
+    parser.add_argument('--out-dir', required=True,
+                        help='root of the feature stores (one per layer)')
+    parser.add_argument('--layers', default='res5',
+                        help='comma-separated layers: conv1,res2,...,res5 or '
+                        'backbone module names (default: res5)')
+    parser.add_argument('--data-config',
+                        help='config whose dataloaders give the data '
+                        '(default: the model config)')
+    parser.add_argument('--split', default='train',
+                        choices=['train', 'val', 'test'],
+                        help='which `<split>_dataloader.dataset` to extract')
+    parser.add_argument('--dtype', default='float32',
+                        choices=['float32', 'float16'])
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--num-workers', type=int, default=4)
+    parser.add_argument('--no-l2-normalize', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='overrides for the data config')
+    parser.add_argument('--launcher',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_dataset(data_cfg: Config, split: str):
+    """The raw dataset of ``<split>_dataloader`` under the test pipeline."""
+    key = f'{split}_dataloader'
+    if data_cfg.get(key) is None:
+        raise KeyError(f'the data config has no `{key}`')
+    dataset_cfg = data_cfg[key]['dataset']
+    while dataset_cfg.get('type') == 'PseudoLabelDataset':
+        dataset_cfg = dataset_cfg['dataset']
+    test_loader = data_cfg.get('test_dataloader') or data_cfg.get(
+        'val_dataloader')
+    if test_loader is None:
+        raise KeyError('the data config needs a `test_dataloader` (or '
+                       '`val_dataloader`) whose pipeline is deterministic')
+    pipeline = test_loader['dataset']['pipeline']
+    return DatasetView(DATASETS.build(dataset_cfg), pipeline)
+
+
+def main() -> None:
+    args = parse_args()
+    if args.launcher != 'none':
+        init_dist(args.launcher)
+    data_cfg = Config.fromfile(args.data_config or args.config)
+    if args.cfg_options:
+        data_cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(data_cfg.get('default_scope', 'mmpretrain'))
+    rank, _ = get_dist_info()
+    device = (f'cuda:{torch.cuda.current_device()}'
+              if torch.cuda.is_available() else 'cpu')
+    model = build_extraction_model(args.config, args.checkpoint, device)
+    dataset = build_dataset(data_cfg, args.split)
+    layers = list_layers(args.layers)
+    stores = extract_to_store(
+        model, dataset, args.out_dir, layers=layers,
+        batch_size=args.batch_size, num_workers=args.num_workers,
+        dtype=args.dtype, l2_normalize=not args.no_l2_normalize)
+    if is_main_process():
+        meta = dict(
+            config=osp.abspath(args.config),
+            checkpoint=osp.abspath(args.checkpoint),
+            split=args.split,
+            layers={k: dict(num_samples=s.num_samples, dim=s.dim)
+                    for k, s in stores.items()},
+            l2_normalize=not args.no_l2_normalize)
+        with open(osp.join(args.out_dir, 'meta.json'), 'w') as f:
+            json.dump(meta, f, indent=2)
+        for name, store in stores.items():
+            print(f'{name}: {store.num_samples} x {store.dim} -> '
+                  f'{osp.join(args.out_dir, name)}')
+
+
+if __name__ == '__main__':
+    main()
