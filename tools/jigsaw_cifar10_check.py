@@ -2,7 +2,7 @@
 
 The check behind ``configs/jigsaw/README.md``: does the Jigsaw N_pre learn
 its pretext task? It trains ``configs/jigsaw/jigsaw_resnet18-w16_1xb64-
-coslr-600i_cifar10.py`` with the mmengine Runner on the CIFAR-10 train
+coslr-500i_cifar10.py`` with the mmengine Runner on the CIFAR-10 train
 images, then solves fresh puzzles cut from held-out test images (the
 config's ``val_dataloader``; the puzzle randomness is seeded) and compares
 the permutation accuracy with chance, ``1 / num_permutations``.
@@ -23,7 +23,7 @@ from cf_mm.apis import load_config
 
 CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'jigsaw',
-    'jigsaw_resnet18-w16_1xb64-coslr-600i_cifar10.py')
+    'jigsaw_resnet18-w16_1xb64-coslr-500i_cifar10.py')
 
 
 def parse_args() -> argparse.Namespace:

@@ -200,7 +200,10 @@ class TorchNearest:
 
     def __call__(self, feats: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         import torch
-        x = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32))
+        feats = np.ascontiguousarray(feats, dtype=np.float32)
+        if not feats.flags.writeable:  # memmap rows: torch wants a copy
+            feats = feats.copy()
+        x = torch.from_numpy(feats)
         labels, dists = self.search_tensor(x.to(self.device))
         return labels.cpu().numpy(), dists.cpu().numpy()
 

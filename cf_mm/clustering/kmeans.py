@@ -333,6 +333,8 @@ def lloyd_torch(train: np.ndarray, init: np.ndarray, num_iters: int,
     import torch.nn.functional as F
     dist = dist or DistContext(False)
     device = resolve_device(device)
+    if not train.flags.writeable:  # a read-only memmap: torch wants a copy
+        train = np.array(train)
     x = torch.from_numpy(train).to(device)
     centroids = torch.from_numpy(np.ascontiguousarray(init)).to(device)
     if spherical:

@@ -39,20 +39,22 @@ test_dataloader = None
 test_evaluator = None
 test_cfg = None
 
-custom_hooks = [
-    dict(
-        type='ClusterFitHook',
-        pretrained_config=pretrained_config,
-        pretrained_checkpoint=pretrained_checkpoint,
-        num_clusters=num_clusters,
-        layer='res5',  # 'res4' gives similar results (appendix D)
-        num_iters=20,
-        seed=0,
-        backend='auto',  # faiss, on the GPU when faiss-gpu is installed
-        extract_pipeline=_base_.test_pipeline,
-        batch_size=128,
-        num_workers=5)
-]
+# Variants inherit this file and reuse the hook as
+#   custom_hooks = [dict(_base_.clusterfit_hook, layer='res4')]
+clusterfit_hook = dict(
+    type='ClusterFitHook',
+    pretrained_config=pretrained_config,
+    pretrained_checkpoint=pretrained_checkpoint,
+    num_clusters=num_clusters,
+    layer='res5',  # 'res4' gives similar results (appendix D)
+    num_iters=20,
+    seed=0,
+    backend='auto',  # faiss, on the GPU when faiss-gpu is installed
+    max_train_points=None,  # e.g. 200_000_000 at 1B scale; then all assigned
+    extract_pipeline=_base_.test_pipeline,
+    batch_size=128,
+    num_workers=5)
+custom_hooks = [clusterfit_hook]
 
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))

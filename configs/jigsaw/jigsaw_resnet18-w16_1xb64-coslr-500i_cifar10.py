@@ -14,7 +14,7 @@ default_scope = 'mmpretrain'
 data_root = 'data/cifar10'
 num_permutations = 100
 grid = 3
-max_iters = 600
+max_iters = 500
 
 model = dict(
     type='Jigsaw',
@@ -88,7 +88,7 @@ test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4))
+    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
     dict(

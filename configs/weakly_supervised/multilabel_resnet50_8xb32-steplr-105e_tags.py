@@ -1,0 +1,42 @@
+# Weakly-supervised N_pre (section 4.1): a plain mmpretrain multi-label
+# classifier trained on noisy "hashtag" labels, several per image, with
+# binary cross-entropy. Any dataset in mmpretrain's MultiLabelDataset format:
+#   data/tags/meta/train.json = {"metainfo": {"classes": [...]},
+#     "data_list": [{"img_path": "xxx.jpg", "gt_label": [3, 17]}, ...]}
+_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs32.py',
+    'mmpretrain::_base_/schedules/imagenet_bs256.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
+
+num_tags = 1500
+data_preprocessor = dict(num_classes=num_tags, to_onehot=True)
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='ResNet', depth=50, out_indices=(3, )),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='MultiLabelLinearClsHead',
+        num_classes=num_tags,
+        in_channels=2048,
+        loss=dict(type='CrossEntropyLoss', use_sigmoid=True)))
+
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='MultiLabelDataset',
+        data_root='data/tags',
+        ann_file='meta/train.json',
+        data_prefix='images',
+        pipeline=_base_.train_pipeline))
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
+test_dataloader = None
+test_evaluator = None
+test_cfg = None
+
+param_scheduler = dict(
+    type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90], gamma=0.1)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=105)
