@@ -19,10 +19,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_dist_info, init_dist, is_main_process
 from mmengine.registry import init_default_scope
-from mmpretrain.registry import DATASETS
-
-from cf_mm.datasets import DatasetView
-from cf_mm.features.extract import (build_extraction_model, extract_to_store,
+from cf_mm.features.extract import (build_extraction_dataset,
+                                    build_extraction_model, extract_to_store,
                                     list_layers)
 
 
@@ -57,23 +55,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def build_dataset(data_cfg: Config, split: str):
-    """The raw dataset of ``<split>_dataloader`` under the test pipeline."""
-    key = f'{split}_dataloader'
-    if data_cfg.get(key) is None:
-        raise KeyError(f'the data config has no `{key}`')
-    dataset_cfg = data_cfg[key]['dataset']
-    while dataset_cfg.get('type') == 'PseudoLabelDataset':
-        dataset_cfg = dataset_cfg['dataset']
-    test_loader = data_cfg.get('test_dataloader') or data_cfg.get(
-        'val_dataloader')
-    if test_loader is None:
-        raise KeyError('the data config needs a `test_dataloader` (or '
-                       '`val_dataloader`) whose pipeline is deterministic')
-    pipeline = test_loader['dataset']['pipeline']
-    return DatasetView(DATASETS.build(dataset_cfg), pipeline)
-
-
 def main() -> None:
     args = parse_args()
     if args.launcher != 'none':
@@ -86,7 +67,7 @@ def main() -> None:
     device = (f'cuda:{torch.cuda.current_device()}'
               if torch.cuda.is_available() else 'cpu')
     model = build_extraction_model(args.config, args.checkpoint, device)
-    dataset = build_dataset(data_cfg, args.split)
+    dataset = build_extraction_dataset(data_cfg, args.split)
     layers = list_layers(args.layers)
     stores = extract_to_store(
         model, dataset, args.out_dir, layers=layers,

@@ -90,23 +90,10 @@ def _load_npy(path: str, name: str) -> np.ndarray:
 
 
 def _dataset(data_cfg: Config, split: str):
-    """The dataset of ``<split>_dataloader`` under the test pipeline."""
-    from mmpretrain.registry import DATASETS
-
-    from cf_mm.datasets import DatasetView
-    key = f'{split}_dataloader'
-    if data_cfg.get(key) is None:
-        raise KeyError(f'the data config has no `{key}`')
-    dataset_cfg = data_cfg[key]['dataset']
-    while dataset_cfg.get('type') == 'PseudoLabelDataset':
-        dataset_cfg = dataset_cfg['dataset']
-    test_loader = data_cfg.get('test_dataloader') or data_cfg.get(
-        'val_dataloader')
-    if test_loader is None:
-        raise KeyError('the data config needs a `test_dataloader` (or '
-                       '`val_dataloader`) whose pipeline is deterministic')
-    dataset = DATASETS.build(dataset_cfg)
-    return dataset, DatasetView(dataset, test_loader['dataset']['pipeline'])
+    """The raw dataset of ``<split>_dataloader`` and its test-time view."""
+    from cf_mm.features.extract import build_extraction_dataset
+    view = build_extraction_dataset(data_cfg, split)
+    return view.dataset, view
 
 
 def dataset_labels(dataset) -> np.ndarray:

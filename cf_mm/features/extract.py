@@ -13,7 +13,7 @@ its own; no process gathers every feature into memory.
 """
 import os.path as osp
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -190,6 +190,36 @@ def _batches(dataset: Dataset, sampler: ContiguousShardSampler,
         drop_last=False)
 
 
+def _iter_batch_features(model: nn.Module, loader: DataLoader,
+                         layers: Sequence[str], l2_normalize: bool,
+                         first_index: int, num_samples: int, progress: bool
+                         ) -> Iterator[Tuple[np.ndarray, Dict[str, np.ndarray]]]:
+    """Yield ``(dataset indices, {layer: (B, C) float32})`` per batch.
+
+    The model is in eval mode while the generator runs; a progress bar over
+    ``num_samples`` is shown when ``progress`` is set.
+    """
+    extractor = LayerFeatureExtractor(model, layers, l2_normalize)
+    bar = ProgressBar(num_samples) if progress else None
+    was_training = model.training
+    model.eval()
+    offset = first_index
+    try:
+        for data_batch in loader:
+            feats = extractor(data_batch)
+            num = next(iter(feats.values())).shape[0]
+            ids = _sample_indices(data_batch.get('data_samples'),
+                                  range(num), offset)
+            offset += num
+            yield ids, {k: v.cpu().numpy() for k, v in feats.items()}
+            if bar is not None:
+                bar.update(num)
+    finally:
+        model.train(was_training)
+        if bar is not None:
+            print()
+
+
 def extract_to_store(model: nn.Module,
                      dataset: Dataset,
                      out_dir: str,
@@ -222,37 +252,20 @@ def extract_to_store(model: nn.Module,
         dict: Layer name -> :class:`FeatureStore` over all ranks' shards.
     """
     rank, world_size = get_dist_info()
-    extractor = LayerFeatureExtractor(model, layers, l2_normalize)
     sampler = ContiguousShardSampler(len(dataset), rank, world_size)
     loader = _batches(dataset, sampler, batch_size, num_workers)
     writers: Dict[str, FeatureStoreWriter] = {}
-    bar = ProgressBar(len(sampler)) if progress and rank == 0 else None
-    was_training = model.training
-    model.eval()
-    offset = sampler.start
-    try:
-        for data_batch in loader:
-            feats = extractor(data_batch)
-            num = next(iter(feats.values())).shape[0]
-            ids = _sample_indices(data_batch.get('data_samples'),
-                                  range(num), offset)
-            offset += num
-            for name, feat in feats.items():
-                if name not in writers:
-                    writers[name] = FeatureStoreWriter(
-                        osp.join(out_dir, name), shard=f'rank{rank:03d}',
-                        dim=feat.shape[1], dtype=dtype,
-                        capacity=len(sampler))
-                writers[name].add(ids, feat.cpu().numpy())
-            if bar is not None:
-                for _ in range(num):
-                    bar.update()
-    finally:
-        model.train(was_training)
+    for ids, feats in _iter_batch_features(
+            model, loader, layers, l2_normalize, sampler.start, len(sampler),
+            progress and rank == 0):
+        for name, feat in feats.items():
+            if name not in writers:
+                writers[name] = FeatureStoreWriter(
+                    osp.join(out_dir, name), shard=f'rank{rank:03d}',
+                    dim=feat.shape[1], dtype=dtype, capacity=len(sampler))
+            writers[name].add(ids, feat)
     for writer in writers.values():
         writer.close()
-    if bar is not None:
-        print()
     barrier()
     return {name: FeatureStore(osp.join(out_dir, name)) for name in layers}
 
@@ -278,34 +291,18 @@ def extract_features(model: nn.Module,
     Returns:
         dict: Layer name -> ``(N, C)`` float32 array, row ``i`` = sample ``i``.
     """
-    extractor = LayerFeatureExtractor(model, layers, l2_normalize)
     num_samples = len(dataloader.dataset)
     out: Dict[str, np.ndarray] = {}
     seen = np.zeros(num_samples, dtype=bool)
-    bar = ProgressBar(num_samples) if progress else None
-    was_training = model.training
-    model.eval()
-    offset = 0
-    try:
-        for data_batch in dataloader:
-            feats = extractor(data_batch)
-            num = next(iter(feats.values())).shape[0]
-            ids = _sample_indices(data_batch.get('data_samples'),
-                                  range(num), offset)
-            offset += num
-            for name, feat in feats.items():
-                if name not in out:
-                    out[name] = np.zeros((num_samples, feat.shape[1]),
-                                         dtype=np.float32)
-                out[name][ids] = feat.cpu().numpy()
-            seen[ids] = True
-            if bar is not None:
-                for _ in range(num):
-                    bar.update()
-    finally:
-        model.train(was_training)
-    if bar is not None:
-        print()
+    for ids, feats in _iter_batch_features(model, dataloader, layers,
+                                           l2_normalize, 0, num_samples,
+                                           progress):
+        for name, feat in feats.items():
+            if name not in out:
+                out[name] = np.zeros((num_samples, feat.shape[1]),
+                                     dtype=np.float32)
+            out[name][ids] = feat
+        seen[ids] = True
     if not seen.all():
         raise RuntimeError(
             f'{int((~seen).sum())} of {num_samples} samples were not '
@@ -355,6 +352,39 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
                         logger='current')
     return model.to(device).eval()
+
+
+def build_extraction_dataset(data_cfg, split: str = 'train'):
+    """The dataset of ``<split>_dataloader`` under the config's test pipeline.
+
+    ``PseudoLabelDataset`` wrappers are looked through, so features are
+    extracted for the raw images in the order the training run sees them.
+
+    Args:
+        data_cfg (Config): A config with dataloaders.
+        split (str): ``'train'``, ``'val'`` or ``'test'``.
+
+    Returns:
+        DatasetView: The samples under the deterministic pipeline; its
+        ``dataset`` attribute is the built raw dataset.
+    """
+    from mmpretrain.registry import DATASETS
+
+    from cf_mm.datasets import DatasetView
+
+    key = f'{split}_dataloader'
+    if data_cfg.get(key) is None:
+        raise KeyError(f'the data config has no `{key}`')
+    dataset_cfg = data_cfg[key]['dataset']
+    while dataset_cfg.get('type') == 'PseudoLabelDataset':
+        dataset_cfg = dataset_cfg['dataset']
+    test_loader = data_cfg.get('test_dataloader') or data_cfg.get(
+        'val_dataloader')
+    if test_loader is None:
+        raise KeyError('the data config needs a `test_dataloader` (or '
+                       '`val_dataloader`) whose pipeline is deterministic')
+    return DatasetView(
+        DATASETS.build(dataset_cfg), test_loader['dataset']['pipeline'])
 
 
 def list_layers(layers: Union[str, Sequence[str]]) -> List[str]:

@@ -1,0 +1,16 @@
+# RotNet N_pre of the small-scale reproduction: the demo's RotNet recipe
+# (4-way rotation, all four rotations of every image in every step) on a
+# 10k-image CIFAR-10 subset (labels unused), 3-channel narrow ResNet-18.
+_base_ = [
+    '../demo/rotnet_resnet18-w16_1xb64-coslr-2e_fmnist10k.py',
+    './_base_/cifar10-subset_resnet18_w16.py'
+]
+
+epochs = 4
+model = dict(
+    data_preprocessor=_base_.cifar10_selfsup_preprocessor,
+    backbone=dict(in_channels=3))
+train_dataloader = dict(
+    dataset=dict(_base_.cifar10_train_dataset, _delete_=True))
+param_scheduler = dict(T_max=epochs)
+train_cfg = dict(max_epochs=epochs)
