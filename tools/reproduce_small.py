@@ -280,9 +280,10 @@ def write_results(args: argparse.Namespace, report_dir: str,
         '', read('layers_cifar10_top1.md'), '',
         '## Fashion-MNIST (transfer) linear probe per layer (top-1)',
         '', read('layers_fmnist_top1.md'), '',
-        '## kNN (k={}) per layer, top-1'.format(args.knn_k),
+        f'## CIFAR-10 kNN (k={args.knn_k}) per layer (top-1)',
         '', read('layers_cifar10-kNN_knn_top1.md'), '',
-        read('layers_fmnist-kNN_knn_top1.md'), '',
+        f'## Fashion-MNIST (transfer) kNN (k={args.knn_k}) per layer '
+        '(top-1)', '', read('layers_fmnist-kNN_knn_top1.md'), '',
         '## Clusters (k-means on N_pre res5, CIFAR-10 train subset)', '',
         ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
                   for k, v in cluster_stats.items()), '',
@@ -336,10 +337,15 @@ def main(argv: Optional[List[str]] = None) -> None:
     test_ann = write_subset(args.cifar_root, 'test', args.num_test,
                             CIFAR_TEST_SIZE)
     prepare_fashion_mnist(args.fmnist_src, args.fmnist_root)
-    loader = {
-        'train_dataloader.num_workers': args.num_workers,
-        'train_dataloader.persistent_workers': args.num_workers > 0,
+    workers = {
+        split: {
+            f'{split}_dataloader.num_workers': args.num_workers,
+            f'{split}_dataloader.persistent_workers': args.num_workers > 0,
+        }
+        for split in ('train', 'val', 'test')
     }
+    loader = workers['train']
+    probe_loader = dict(loader, **workers['val'], **workers['test'])
     cifar = {'data_root': args.cifar_root}
     ds = 'train_dataloader.dataset'
     train_data = {f'{ds}.{k}': v for k, v in cifar.items()}
@@ -381,13 +387,13 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     # 3. Multi-layer linear probes of both networks on both targets.
     probe_data = {
-        'cifar10': dict(loader, **train_data, **{
+        'cifar10': dict(probe_loader, **train_data, **{
             'val_dataloader.dataset.data_root': args.cifar_root,
             'val_dataloader.dataset.ann_file': test_ann,
             'test_dataloader.dataset.data_root': args.cifar_root,
             'test_dataloader.dataset.ann_file': test_ann,
         }),
-        'fmnist': dict(loader, **{
+        'fmnist': dict(probe_loader, **{
             f'{ds}.data_prefix': args.fmnist_root,
             f'{ds}.indices': args.num_fmnist_train,
             'val_dataloader.dataset.data_prefix': args.fmnist_root,
@@ -397,7 +403,12 @@ def main(argv: Optional[List[str]] = None) -> None:
         }),
     }
     checkpoints = dict(zip(METHODS, (rotnet_ckpt, cf_ckpt)))
-    stage_configs = dict(zip(METHODS, (ROTNET_CFG, CLUSTERFIT_CFG)))
+    # The configs as trained (with this run's K), dumped by the Runner.
+    stage_configs = {
+        method: osp.join(osp.dirname(ckpt), osp.basename(config))
+        for method, ckpt, config in zip(METHODS, (rotnet_ckpt, cf_ckpt),
+                                        (ROTNET_CFG, CLUSTERFIT_CFG))
+    }
     probe_dirs = {}
     for target, options in probe_data.items():
         for method, ckpt in checkpoints.items():

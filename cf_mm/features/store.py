@@ -20,11 +20,12 @@ it closes the shard (the row count is unknown until then), so rows are
 appended straight to disk and never collected in memory. Any tool reading
 ``.npy`` files (``np.load(..., mmap_mode='r')``) can open them.
 
-Reads that stream the whole store (:meth:`FeatureStore.iter_chunks`,
-:meth:`FeatureStore.load`) use plain file reads into chunk-sized buffers
-rather than the memory map, so the resident memory of a pass over a store
-larger than RAM stays at one chunk. The memory maps serve random access
-(:meth:`FeatureStore.sample`).
+The store reads with plain file reads into bounded buffers
+(:meth:`FeatureStore.iter_chunks`, :meth:`FeatureStore.sample`,
+:meth:`FeatureStore.load`) rather than through the memory map: pages touched
+through a map stay resident in the process, so a pass over a store larger
+than RAM would grow its resident memory with N. :meth:`FeatureStore.memmap`
+gives the read-only map of a shard for random access by other code.
 
 This module is framework-free (numpy only).
 """
@@ -277,6 +278,37 @@ def _data_offset(path: str) -> Tuple[Tuple[int, ...], np.dtype, int]:
         raise ValueError(f'corrupt feature shard file {path}: {err}') from err
 
 
+def _read_rows_at(path: str, data_offset: int, dtype: np.dtype, width: int,
+                  rows: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = array[rows[i]]`` for the ``(n, width)`` array in ``path``.
+
+    ``rows`` must be sorted. Nearby rows are read together (through gaps of
+    up to 64 KB, at most 16 MB per read) with plain file reads: unlike fancy
+    indexing of a memory map, which leaves every touched page (and the
+    kernel's read-ahead around it) resident in the process, memory stays
+    bounded by one read whatever the file size.
+    """
+    row_bytes = width * dtype.itemsize
+    gap = max(1, (1 << 16) // row_bytes)
+    max_span = max(1, (1 << 24) // row_bytes)
+    cuts = np.nonzero(np.diff(rows) > gap)[0] + 1
+    bounds = np.concatenate([[0], cuts, [len(rows)]]).astype(np.int64)
+    with open(path, 'rb') as f:
+        for run_start, run_stop in zip(bounds[:-1], bounds[1:]):
+            a = int(run_start)
+            while a < run_stop:
+                first = int(rows[a])
+                b = a + int(np.searchsorted(rows[a:run_stop],
+                                            first + max_span))
+                count = int(rows[b - 1]) - first + 1
+                f.seek(data_offset + first * row_bytes)
+                block = np.fromfile(f, dtype=dtype, count=count * width)
+                if block.size != count * width:
+                    raise ValueError(f'short read in {path}')
+                out[a:b] = block.reshape(count, width)[rows[a:b] - first]
+                a = b
+
+
 class FeatureStore:
     """Reads every closed shard under ``root``.
 
@@ -518,16 +550,12 @@ class FeatureStore:
             lo, hi = np.searchsorted(positions, [offset, offset + shard.length])
             if hi > lo:
                 rows = positions[lo:hi] - offset + shard.start
-                mm_feats = np.load(osp.join(shard.path, FEATS_FILE),
-                                   mmap_mode='r')
-                mm_ids = np.load(osp.join(shard.path, IDS_FILE),
-                                 mmap_mode='r')
-                # Blocks keep the float16 -> float32 temporaries small.
-                for b in range(0, len(rows), 1 << 16):
-                    sel = rows[b:b + (1 << 16)]
-                    feats[lo + b:lo + b + len(sel)] = mm_feats[sel]
-                ids[lo:hi] = mm_ids[rows]
-                del mm_feats, mm_ids
+                _read_rows_at(osp.join(shard.path, FEATS_FILE),
+                              shard.data_offset, self.dtype, self.dim, rows,
+                              feats[lo:hi])
+                _read_rows_at(osp.join(shard.path, IDS_FILE),
+                              shard.ids_offset, np.dtype(np.int64), 1, rows,
+                              ids[lo:hi, None])
             offset += shard.length
         return ids, feats
 
