@@ -43,7 +43,7 @@ def parse_args():
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--precisions', default='auto',
                         help='comma-separated torch precisions to time '
-                        '(fp32, tf32, bf16, auto)')
+                        '(fp32, tf32, bf16, auto; empty: none)')
     parser.add_argument('--repeats', type=int, default=2,
                         help='runs per method; the best is reported (the '
                         'machine may be shared)')
@@ -139,6 +139,51 @@ def run_plain_faiss(feats, init, args):
                 iters=len(km.obj))
 
 
+def faiss_blas_rate(dim: int, num_clusters: int, rows: int = 4096,
+                    seconds: float = 1.0):
+    """FLOP/s of the sgemm inside the faiss-cpu wheel (its own OpenBLAS).
+
+    faiss's CPU k-means spends its time in this sgemm, which need not be the
+    machine's fastest one. Returns ``(rate, description)``, or
+    ``(None, reason)`` when the library cannot be found.
+    """
+    import ctypes
+    import glob
+    import os.path as osp
+
+    import faiss
+    libs = glob.glob(osp.join(osp.dirname(faiss.__file__), '..',
+                              'faiss_cpu.libs', 'libopenblas*'))
+    if not libs:
+        return None, 'no bundled OpenBLAS found next to faiss'
+    lib = ctypes.CDLL(libs[0])
+    lib.openblas_get_config.restype = ctypes.c_char_p
+    config = lib.openblas_get_config().decode()
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((rows, dim), dtype=np.float32)
+    b = rng.standard_normal((dim, num_clusters), dtype=np.float32)
+    c = np.empty((rows, num_clusters), dtype=np.float32)
+    ptr = ctypes.POINTER(ctypes.c_float)
+
+    def sgemm():  # row-major C = A @ B (CblasRowMajor=101, NoTrans=111)
+        lib.cblas_sgemm(101, 111, 111, rows, num_clusters, dim,
+                        ctypes.c_float(1.0), a.ctypes.data_as(ptr), dim,
+                        b.ctypes.data_as(ptr), num_clusters,
+                        ctypes.c_float(0.0), c.ctypes.data_as(ptr),
+                        num_clusters)
+
+    sgemm()
+    np.testing.assert_allclose(c[:4], a[:4] @ b, rtol=1e-3, atol=1e-3)
+    best = 0.0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        tic = time.perf_counter()
+        sgemm()
+        best = max(best, 2 * rows * dim * num_clusters /
+                   (time.perf_counter() - tic))
+    return best, config
+
+
 def time_sklearn(feats, init, args):
     from sklearn.cluster import KMeans
     tic = time.perf_counter()
@@ -165,10 +210,15 @@ def main():
     report = dict(machine=platform.processor() or platform.machine(),
                   num=args.num, dim=args.dim, num_clusters=args.num_clusters,
                   iters=args.iters, device=args.device)
-    runners = {'plain faiss.Kmeans': lambda: run_plain_faiss(feats, init,
-                                                             args),
-               'cf_mm faiss': lambda: run_ours(feats, init, args, 'faiss')}
-    for precision in args.precisions.split(','):
+    import faiss
+    runners = {}
+    if args.device == 'cpu' or faiss.get_num_gpus() > 0:
+        runners['plain faiss.Kmeans'] = lambda: run_plain_faiss(feats, init,
+                                                                args)
+        runners['cf_mm faiss'] = lambda: run_ours(feats, init, args, 'faiss')
+    else:
+        print('this faiss build sees no GPU: faiss is not timed')
+    for precision in [p for p in args.precisions.split(',') if p]:
         runners[f'cf_mm torch ({precision})'] = (
             lambda p=precision: run_ours(feats, init, args, 'torch',
                                          device=args.device, precision=p))
@@ -181,6 +231,11 @@ def main():
         if args.device == 'cpu':
             rate['numpy_fp32'] = numpy_matmul_rate(args.dim,
                                                    args.num_clusters)
+            faiss_rate, faiss_blas = faiss_blas_rate(args.dim,
+                                                     args.num_clusters)
+            if faiss_rate:
+                rate['faiss_openblas_fp32'] = faiss_rate
+                report['faiss_blas'] = faiss_blas
         else:
             rate['torch_tf32'] = matmul_rate(args.dim, args.num_clusters,
                                              'cuda', tf32=True)
@@ -201,19 +256,33 @@ def main():
     report['bound_sec_per_iter_fp32'] = bound
     print('GEMM rates (GFLOP/s, best of the run): ' + ', '.join(
         f'{k} {v / 1e9:.1f}' for k, v in rates.items()))
-    print(f'bound 2*N*D*K / fp32 rate = {bound:.3f} s per iteration')
-    faiss_sec = methods['plain faiss.Kmeans']['sec_per_iter']
+    if 'faiss_blas' in report:
+        print(f'faiss-cpu links {report["faiss_blas"]}')
+    print(f'bound 2*N*D*K / best fp32 rate = {bound:.3f} s per iteration')
+    faiss_bound = None
+    if 'faiss_openblas_fp32' in rates:
+        faiss_bound = flops / rates['faiss_openblas_fp32']
+        report['bound_sec_per_iter_faiss_sgemm'] = faiss_bound
+        print(f'bound with the sgemm faiss links = {faiss_bound:.3f} s per '
+              'iteration')
+    reference = methods.get('plain faiss.Kmeans') or next(
+        iter(methods.values()))
+    faiss_sec = reference['sec_per_iter']
     print(f'\nN={args.num} D={args.dim} K={args.num_clusters}, '
           f'{args.iters} iterations from the same start, device '
           f'{args.device}')
     print(f'{"method":28s} {"s/iter":>9s} {"x bound":>8s} '
-          f'{"x faiss":>8s} {"objective":>12s}')
+          f'{"x faiss-sgemm bound":>20s} {"x faiss":>8s} {"objective":>12s}')
     for name, res in methods.items():
         res['x_bound'] = res['sec_per_iter'] / bound
         res['x_plain_faiss'] = res['sec_per_iter'] / faiss_sec
+        if faiss_bound:
+            res['x_faiss_sgemm_bound'] = res['sec_per_iter'] / faiss_bound
         obj = res.get('objective', res.get('objective_after_iters'))
         print(f'{name:28s} {res["sec_per_iter"]:9.3f} '
-              f'{res["x_bound"]:8.2f} {res["x_plain_faiss"]:8.2f} '
+              f'{res["x_bound"]:8.2f} '
+              f'{res.get("x_faiss_sgemm_bound", float("nan")):20.2f} '
+              f'{res["x_plain_faiss"]:8.2f} '
               f'{obj:12.2f}' + (f'  (after {res["iters"]} iterations)'
                                 if name.startswith('sklearn') else ''))
     report['methods'] = methods

@@ -95,14 +95,13 @@ def open_features(path: str, layer=None):
             raise ValueError(f'cannot read {path}: {err}') from err
     if not osp.isdir(path):
         raise FileNotFoundError(f'features not found: {path}')
-    if layer is not None:
-        if not osp.isdir(osp.join(path, layer)):
-            raise FileNotFoundError(
-                f'no layer {layer!r} under {path}: found '
-                f'{sorted(d for d in os.listdir(path) if osp.isdir(osp.join(path, d)))}')  # noqa: E501
-        return FeatureStore(osp.join(path, layer))
     entries = [d for d in sorted(os.listdir(path))
                if osp.isdir(osp.join(path, d))]
+    if layer is not None:
+        if layer not in entries:
+            raise FileNotFoundError(
+                f'no layer {layer!r} under {path}: found {entries}')
+        return FeatureStore(osp.join(path, layer))
     if any(osp.isfile(osp.join(path, d, META_FILE)) for d in entries):
         return FeatureStore(path)
     layers = [d for d in entries

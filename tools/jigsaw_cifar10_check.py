@@ -35,6 +35,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--iters', type=int, default=None,
                         help='override the number of training iterations')
     parser.add_argument('--num-workers', type=int, default=2)
+    parser.add_argument('--checkpoint', default=None,
+                        help='evaluate this checkpoint instead of training')
     parser.add_argument('--eval-seed', type=int, default=0,
                         help='seed of the held-out puzzles')
     return parser.parse_args()
@@ -64,22 +66,30 @@ def main() -> dict:
             'param_scheduler.1.T_max': args.iters - 50,
         })
     cfg = load_config(args.config, work_dir=args.work_dir, cfg_options=options)
-    val_dataloader, val_evaluator = cfg.val_dataloader, cfg.val_evaluator
-    # Validation runs once, below, on seeded puzzles (the train loop would
-    # validate at its last iteration with unseeded ones).
-    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
 
-    from mmengine.runner import Runner, ValLoop
+    from mmengine.runner import Runner
+    train_s = None
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        train_cfg = cfg.copy()
+        # Validation runs once, below, on seeded puzzles (the train loop
+        # would validate at its last iteration with unseeded ones).
+        train_cfg.val_dataloader = train_cfg.val_evaluator = None
+        train_cfg.val_cfg = None
+        start = time.time()
+        Runner.from_cfg(train_cfg).train()
+        train_s = round(time.time() - start, 1)
+        checkpoint = osp.join(args.work_dir,
+                              f'iter_{cfg.train_cfg.max_iters}.pth')
+    elif not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+
+    cfg.load_from = checkpoint
     runner = Runner.from_cfg(cfg)
-    start = time.time()
-    runner.train()
-    train_s = time.time() - start
-
     np.random.seed(args.eval_seed)
     torch.manual_seed(args.eval_seed)
     start = time.time()
-    val_loop = ValLoop(runner, val_dataloader, val_evaluator)
-    metrics = val_loop.run()
+    metrics = runner.val()
     eval_s = time.time() - start
 
     num_permutations = cfg.model.head.num_classes
@@ -88,12 +98,13 @@ def main() -> dict:
         train_iters=cfg.train_cfg.max_iters,
         batch_size=cfg.train_dataloader.batch_size,
         num_permutations=num_permutations,
-        heldout_puzzles=len(val_loop.dataloader.dataset),
+        checkpoint=checkpoint,
+        heldout_puzzles=len(runner.val_dataloader.dataset),
         heldout_top1=float(metrics['accuracy/top1']),
         heldout_top5=float(metrics['accuracy/top5']),
         chance_top1=100.0 / num_permutations,
         chance_top5=500.0 / num_permutations,
-        train_seconds=round(train_s, 1),
+        train_seconds=train_s,
         eval_seconds=round(eval_s, 1),
         torch_threads=torch.get_num_threads())
     out = osp.join(args.work_dir, 'jigsaw_cifar10_check.json')

@@ -16,8 +16,9 @@ of points:
 :func:`assign` streams any feature source through a kernel in chunks: memory is
 bounded by the chunk (plus a ``block x K`` distance block), not by N.
 """
+import time
 from contextlib import contextmanager
-from typing import Iterator, Optional, Tuple
+from typing import Callable, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -232,6 +233,7 @@ def assign(features,
            centroids: np.ndarray,
            chunk_size: int = 65536,
            backend: str = 'auto',
+           progress: Optional[Callable[[str], None]] = None,
            **kwargs) -> Tuple[np.ndarray, np.ndarray]:
     """Assign every point to its nearest centroid, streaming in chunks.
 
@@ -243,6 +245,8 @@ def assign(features,
             Defaults to 65536.
         backend (str): ``'auto'`` (faiss, on GPUs when faiss has them),
             ``'faiss'`` or ``'torch'``. Defaults to ``'auto'``.
+        progress (callable, optional): Receives a progress line about every
+            10% of the points (e.g. ``print`` or ``logger.info``).
         **kwargs: Kernel options, see :func:`make_nearest`.
 
     Returns:
@@ -256,11 +260,17 @@ def assign(features,
     nearest = make_nearest(centroids, backend, **kwargs)
     labels = np.full(source.num_samples, -1, dtype=np.int64)
     dists = np.empty(source.num_samples, dtype=np.float32)
+    done, next_report, tic = 0, source.num_samples / 10, time.perf_counter()
     for pos, chunk in source.iter_chunks(int(chunk_size)):
         check_finite(chunk, source.name, int(pos[0]) if len(pos) else 0)
         lab, dis = nearest(chunk)
         labels[pos] = lab
         dists[pos] = dis
+        done += len(pos)
+        if progress is not None and done >= next_report:
+            progress(f'assigned {done}/{source.num_samples} points '
+                     f'({time.perf_counter() - tic:.1f} s)')
+            next_report += source.num_samples / 10
     if (labels < 0).any():
         raise ValueError(f'{source.name}: {int((labels < 0).sum())} samples '
                          'were never visited (ids with gaps?)')

@@ -291,8 +291,9 @@ def lloyd_faiss(train: np.ndarray, init: np.ndarray, num_iters: int,
     faiss.copy_array_to_vector(
         np.ascontiguousarray(init, dtype=np.float32).ravel(),
         clustering.centroids)
-    # L2 even when spherical: the objective is then the squared distance.
-    index = faiss.IndexFlatL2(dim)
+    # Spherical: inner products, as faiss.Kmeans does (centroids have unit
+    # norm, so the largest inner product is the nearest centroid in L2).
+    index = faiss.IndexFlatIP(dim) if spherical else faiss.IndexFlatL2(dim)
     num_gpus = faiss_num_gpus() if gpu is None or gpu is True else int(gpu)
     if num_gpus:
         index = faiss.index_cpu_to_all_gpus(index, ngpu=num_gpus)
@@ -301,6 +302,14 @@ def lloyd_faiss(train: np.ndarray, init: np.ndarray, num_iters: int,
         num_clusters, dim)
     stats = clustering.iteration_stats
     objective = [float(stats.at(i).obj) for i in range(stats.size())]
+    if spherical:
+        # Sum of inner products -> sum of squared distances to unit-norm
+        # centroids: ||x - c||^2 = ||x||^2 + 1 - 2 <x, c>.
+        sq_norms = sum(
+            float(np.einsum('ij,ij->i', train[s:s + 65536],
+                            train[s:s + 65536]).sum(dtype=np.float64))
+            for s in range(0, num, 65536))
+        objective = [sq_norms + num - 2 * value for value in objective]
     return np.ascontiguousarray(centroids, dtype=np.float32), objective
 
 
@@ -563,7 +572,7 @@ def kmeans(features,
 
     tic = time.perf_counter()
     labels, dists = assign(source, centroids, chunk_size=int(chunk_size),
-                           backend=backend, **kernel_kwargs)
+                           backend=backend, progress=log, **kernel_kwargs)
     timings['assign'] = time.perf_counter() - tic
     import torch
     counts = dist.all_reduce(

@@ -547,7 +547,8 @@ class FeatureStore:
         feats = np.empty((len(positions), self.dim), dtype=np.float32)
         offset = 0
         for shard in self._shards:
-            lo, hi = np.searchsorted(positions, [offset, offset + shard.length])
+            lo, hi = np.searchsorted(positions,
+                                     [offset, offset + shard.length])
             if hi > lo:
                 rows = positions[lo:hi] - offset + shard.start
                 _read_rows_at(osp.join(shard.path, FEATS_FILE),

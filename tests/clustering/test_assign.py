@@ -123,3 +123,11 @@ def test_bad_input(data, tmp_path):
                chunk_size=1000)
     with pytest.raises(ValueError, match='NaN or inf'):
         assign(feats, np.full_like(centroids, np.inf))
+
+
+def test_progress_lines(data):
+    feats, centroids = data
+    lines = []
+    assign(feats, centroids, chunk_size=100, progress=lines.append)
+    assert 9 <= len(lines) <= 11
+    assert lines[-1].startswith(f'assigned {len(feats)}/{len(feats)} points')

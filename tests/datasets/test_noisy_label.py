@@ -12,8 +12,10 @@ from mmpretrain.registry import DATASETS
 from cf_mm.apis import train
 from cf_mm.datasets import NoisyLabelDataset
 from cf_mm.datasets.noisy_label import corrupt_labels
+from tests.conftest import REPO
 
-NOISE_CONFIGS = sorted(glob.glob('configs/supervised_noise/*noise*_in1k.py'))
+NOISE_CONFIGS = sorted(glob.glob(
+    osp.join(REPO, 'configs', 'supervised_noise', '*noise*_in1k.py')))
 
 
 def fmnist(root, num=1000, pipeline=({'type': 'PackInputs'}, )):

@@ -221,7 +221,8 @@ class ClusterFitHook(Hook):
                 seed=self.seed,
                 backend=self.backend,
                 max_train_points=self.max_train_points,
-                verbose=True)
+                verbose=True,
+                logger=runner.logger)
             save_cluster_result(out_dir, result,
                                 meta=dict(fingerprint=fingerprint))
             if not self.keep_features:
