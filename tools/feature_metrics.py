@@ -9,7 +9,7 @@ Per layer, on the ``train`` split (pre-D) and the ``test`` split (eval-D):
   ``--mixture-k 0``);
 * ``nmi`` / ``ari``: agreement of pseudo-labels of the train split with its
   labels: the ``--pseudo-labels`` ``.npy`` file (e.g. ClusterFit's cluster
-  ids), else faiss k-means with ``--num-clusters`` (default: number of
+  ids), else k-means with ``--num-clusters`` (default: number of
   classes) on the features.
 
 Examples:
@@ -21,9 +21,9 @@ Examples:
 import argparse
 import os.path as osp
 
-import faiss
 import numpy as np
 
+from cf_mm.clustering import kmeans
 from cf_mm.evaluation.feature_metrics import (clustering_agreement,
                                               discriminative_ratio,
                                               feature_mixture, redundancy)
@@ -47,11 +47,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def kmeans_ids(feats: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Nearest-centroid ids after faiss k-means on L2-normalised features."""
-    x = l2_normalize(feats)
-    kmeans = faiss.Kmeans(x.shape[1], k, niter=50, seed=seed, verbose=False)
-    kmeans.train(x)
-    return kmeans.index.search(x, 1)[1][:, 0]
+    """Cluster ids after k-means on L2-normalised features."""
+    return kmeans(l2_normalize(feats), k, num_iters=50, seed=seed).labels
 
 
 def main() -> None:

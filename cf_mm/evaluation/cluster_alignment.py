@@ -11,9 +11,10 @@ unmatched predict no class (their samples count as errors).
 import logging
 from typing import Dict, Optional
 
-import faiss
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from cf_mm.clustering import assign, kmeans
 
 from .knn import _check_features, _check_labels, l2_normalize
 
@@ -65,8 +66,7 @@ def cluster_alignment(train_feats: np.ndarray,
                       num_classes: Optional[int] = None,
                       niter: int = 50,
                       nredo: int = 1,
-                      seed: int = 0,
-                      max_points_per_centroid: int = 1000000) -> Dict:
+                      seed: int = 0) -> Dict:
     """Cluster-alignment accuracy of features.
 
     Args:
@@ -80,8 +80,6 @@ def cluster_alignment(train_feats: np.ndarray,
         niter (int): k-means iterations.
         nredo (int): k-means restarts (the best objective is kept).
         seed (int): k-means seed.
-        max_points_per_centroid (int): faiss subsamples beyond this many
-            points per centroid; the default effectively never subsamples.
 
     Returns:
         dict: ``accuracy`` (percent), ``train_accuracy`` (percent, on the
@@ -97,24 +95,20 @@ def cluster_alignment(train_feats: np.ndarray,
         num_classes = int(max(train_labels.max(), test_labels.max())) + 1
     if num_clusters is None:
         num_clusters = num_classes
-    if not 1 <= num_clusters <= len(train_feats):
-        raise ValueError(f'num_clusters={num_clusters} must be in [1, '
+    if not 2 <= num_clusters <= len(train_feats):
+        raise ValueError(f'num_clusters={num_clusters} must be in [2, '
                          f'{len(train_feats)}] (number of train samples)')
     train_x = l2_normalize(train_feats)
-    kmeans = faiss.Kmeans(
-        train_x.shape[1],
-        num_clusters,
-        niter=niter,
-        nredo=nredo,
-        seed=seed,
-        verbose=False,
-        max_points_per_centroid=max_points_per_centroid)
-    kmeans.train(train_x)
+    # The project's k-means (faiss underneath); restarts keep the best fit.
+    fits = [
+        kmeans(train_x, num_clusters, num_iters=niter, seed=seed + redo)
+        for redo in range(nredo)
+    ]
+    best = min(fits, key=lambda fit: fit.final_objective)
     logger.info('cluster alignment: k-means with k=%d on %d samples done',
                 num_clusters, len(train_x))
-    _, train_ids = kmeans.index.search(train_x, 1)
-    _, test_ids = kmeans.index.search(l2_normalize(test_feats), 1)
-    train_ids, test_ids = train_ids[:, 0], test_ids[:, 0]
+    train_ids = best.labels
+    test_ids, _ = assign(l2_normalize(test_feats), best.centroids)
     alignment = alignment_matrix(train_ids, train_labels, num_clusters,
                                  num_classes)
     mapping = match_clusters_to_classes(alignment)

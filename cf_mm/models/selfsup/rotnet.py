@@ -49,19 +49,6 @@ class RotNet(BaseSelfSupervisor):
         init_cfg (dict, optional): Initialisation config.
     """
 
-    def __init__(self,
-                 backbone: dict,
-                 head: dict,
-                 neck: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[Union[List[dict], dict]] = None):
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            head=head,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
-
     def _logits(self, inputs: torch.Tensor) -> torch.Tensor:
         feats = self.backbone(inputs)
         if self.with_neck:
