@@ -61,7 +61,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='where the layer-wise PNG plots are copied')
     parser.add_argument('--cifar-root', default='data/cifar10')
     parser.add_argument('--cifar-tar',
-                        default='/work/shared/datasets/cifar10-jpg.tar.gz',
+                        default=osp.join(osp.dirname(ROOT), 'shared', 'datasets',
+                                         'cifar10-jpg.tar.gz'),
                         help='unpacked into --cifar-root if that is empty')
     parser.add_argument('--fmnist-root', default='data/fashion_mnist')
     parser.add_argument('--fmnist-src', default=DEBIAN_DIR)

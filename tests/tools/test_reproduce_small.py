@@ -20,7 +20,9 @@ from cf_mm.datasets.transforms import GrayToRGB
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CIFAR_ROOT = osp.join(ROOT, 'data', 'cifar10')
-CIFAR_TAR = '/work/shared/datasets/cifar10-jpg.tar.gz'
+# shared/ sits beside the checkout (in CI too).
+CIFAR_TAR = osp.join(osp.dirname(ROOT), 'shared', 'datasets',
+                     'cifar10-jpg.tar.gz')
 FMNIST_ROOT = osp.join(ROOT, 'data', 'fashion_mnist')
 FMNIST_SRC = '/usr/share/datasets/fashion-mnist'
 
