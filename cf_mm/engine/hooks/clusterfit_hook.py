@@ -191,8 +191,11 @@ class ClusterFitHook(Hook):
         return load_labels(out_dir)
 
     def _cluster(self, runner, dataset: PseudoLabelDataset, out_dir: str,
-                 fingerprint: dict) -> None:
-        """Extract on every rank, cluster on rank 0, save into ``out_dir``."""
+                 fingerprint: Optional[dict]) -> Optional[np.ndarray]:
+        """Extract on every rank, cluster on rank 0, save into ``out_dir``.
+
+        Returns the labels on rank 0 and None on the other ranks.
+        """
         device = next(runner.model.parameters()).device
         model = build_extraction_model(self.pretrained_config,
                                        self.pretrained_checkpoint, device)
@@ -209,6 +212,7 @@ class ClusterFitHook(Hook):
             num_workers=self.num_workers,
             dtype=self.feature_dtype)
         del model
+        labels = None
         if is_main_process():
             runner.logger.info(
                 f'ClusterFit: k-means K={self.num_clusters} on '
@@ -225,9 +229,11 @@ class ClusterFitHook(Hook):
                 logger=runner.logger)
             save_cluster_result(out_dir, result,
                                 meta=dict(fingerprint=fingerprint))
+            labels = result.labels
             if not self.keep_features:
                 shutil.rmtree(feat_dir, ignore_errors=True)
         barrier()
+        return labels
 
     def before_train(self, runner) -> None:
         dataset = find_pseudo_label_dataset(runner.train_dataloader.dataset)
@@ -245,13 +251,13 @@ class ClusterFitHook(Hook):
             runner.logger.info(
                 f'ClusterFit: reusing labels in {out_dir} (same fingerprint)')
         else:
-            self._cluster(runner, dataset, out_dir, fingerprint)
-            if is_main_process():
-                labels = load_labels(out_dir)
+            labels = self._cluster(runner, dataset, out_dir, fingerprint)
 
         rank, _ = get_dist_info()
-        label_tensor = torch.from_numpy(labels) if rank == 0 else \
-            torch.empty(len(dataset), dtype=torch.int64)
+        if rank == 0:
+            label_tensor = torch.from_numpy(np.asarray(labels, np.int64))
+        else:
+            label_tensor = torch.empty(len(dataset), dtype=torch.int64)
         broadcast(label_tensor, src=0)
         dataset.set_labels(label_tensor.numpy(), self.task_name,
                            source=osp.join(out_dir, 'labels.npy'))
