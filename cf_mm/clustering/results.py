@@ -10,7 +10,7 @@ import json
 import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import IO, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -106,24 +106,13 @@ def cluster_size_stats(labels: np.ndarray,
     return size_stats_from_counts(cluster_sizes(labels, int(num_clusters)))
 
 
-def _atomic_save_npy(path: str, array: np.ndarray) -> None:
+def _atomic_write(path: str, write: Callable[[IO], None],
+                  mode: str = 'wb') -> None:
+    """Write through ``write(file)`` to a temp file, fsync, then rename."""
     tmp = f'{path}.tmp-{os.getpid()}'
     try:
-        with open(tmp, 'wb') as f:
-            np.save(f, array)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
-def _atomic_save_json(path: str, obj: dict) -> None:
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
-        with open(tmp, 'w') as f:
-            json.dump(obj, f, indent=2)
+        with open(tmp, mode) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -165,8 +154,9 @@ def save_cluster_result(out_dir: str, result: KMeansResult,
     # The summary vouches for the label file: drop it before touching labels.
     if osp.exists(summary_file):
         os.remove(summary_file)
-    _atomic_save_npy(osp.join(out_dir, LABELS_FILE), labels)
-    _atomic_save_npy(osp.join(out_dir, CENTROIDS_FILE), centroids)
+    _atomic_write(osp.join(out_dir, LABELS_FILE), lambda f: np.save(f, labels))
+    _atomic_write(osp.join(out_dir, CENTROIDS_FILE),
+                  lambda f: np.save(f, centroids))
     summary = dict(
         num_clusters=int(centroids.shape[0]),
         num_samples=int(labels.shape[0]),
@@ -183,7 +173,8 @@ def save_cluster_result(out_dir: str, result: KMeansResult,
     # Short aliases used by readers of the summary.
     summary['K'] = summary['num_clusters']
     summary['N'] = summary['num_samples']
-    _atomic_save_json(summary_file, _jsonable(summary))
+    _atomic_write(summary_file,
+                  lambda f: json.dump(_jsonable(summary), f, indent=2), 'w')
 
 
 def load_labels(path: str) -> np.ndarray:
