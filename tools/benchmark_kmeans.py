@@ -225,7 +225,7 @@ def main():
     # Interleaved repeats, best kept: on a shared machine every method sees
     # the same background load, and the best run is the least disturbed.
     methods, rates = {}, {}
-    for _ in range(args.repeats):
+    for repeat in range(args.repeats):
         rate = {'torch_fp32': matmul_rate(args.dim, args.num_clusters,
                                           args.device)}
         if args.device == 'cpu':
@@ -243,7 +243,11 @@ def main():
                                              'cuda', dtype=torch.bfloat16)
         for key, value in rate.items():
             rates[key] = max(rates.get(key, 0.0), value)
-        for name, runner in runners.items():
+        # Rotate the order every repeat, so that no method always runs
+        # right after the same neighbour (caches, CPU frequency).
+        order = list(runners.items())
+        shift = repeat % len(order)
+        for name, runner in order[shift:] + order[:shift]:
             res = runner()
             if name not in methods or \
                     res['sec_per_iter'] < methods[name]['sec_per_iter']:

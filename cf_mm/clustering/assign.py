@@ -22,7 +22,8 @@ from typing import Callable, Iterator, Optional, Tuple
 
 import numpy as np
 
-from .sources import as_feature_source, check_finite
+from .sources import (as_feature_source, check_finite,
+                      iter_checked_chunks)
 
 BACKENDS = ('auto', 'faiss', 'torch')
 PRECISIONS = ('auto', 'fp32', 'tf32', 'bf16')
@@ -261,8 +262,7 @@ def assign(features,
     labels = np.full(source.num_samples, -1, dtype=np.int64)
     dists = np.empty(source.num_samples, dtype=np.float32)
     done, next_report, tic = 0, source.num_samples / 10, time.perf_counter()
-    for pos, chunk in source.iter_chunks(int(chunk_size)):
-        check_finite(chunk, source.name, int(pos[0]) if len(pos) else 0)
+    for pos, chunk in iter_checked_chunks(source, int(chunk_size)):
         lab, dis = nearest(chunk)
         labels[pos] = lab
         dists[pos] = dis

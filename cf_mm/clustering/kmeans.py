@@ -37,7 +37,8 @@ from .assign import (BACKENDS, TorchNearest, assign, check_centroids,
                      make_nearest, resolve_device)
 from .results import KMeansResult, size_stats_from_counts
 from .sampling import split_sample_sizes
-from .sources import as_feature_source, check_finite
+from .sources import (as_feature_source, check_finite,
+                      iter_checked_chunks)
 
 INITS = ('random', 'k-means++')
 # Relative perturbation that separates the two halves of a split cluster
@@ -404,8 +405,7 @@ def streaming_lloyd(source, centroids: np.ndarray, num_iters: int,
         sums = torch.zeros(num_clusters, dim, dtype=torch.float64)
         counts = torch.zeros(num_clusters, dtype=torch.int64)
         obj = torch.zeros(1, dtype=torch.float64)
-        for pos, chunk in source.iter_chunks(chunk_size):
-            check_finite(chunk, source.name, int(pos[0]) if len(pos) else 0)
+        for _, chunk in iter_checked_chunks(source, chunk_size):
             labels, dists = nearest(chunk)
             labels = torch.from_numpy(labels)
             sums.index_add_(0, labels, torch.from_numpy(chunk).double())

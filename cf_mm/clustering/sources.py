@@ -13,6 +13,7 @@ from typing import Iterator, Tuple
 
 import numpy as np
 
+from ..prefetch import prefetch_in_thread
 from .sampling import sample_indices
 
 
@@ -125,6 +126,31 @@ class StoreSource:
                     ) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
         for ids, feats in self.store.iter_chunks(chunk_size):
             yield ids - self.first_id, feats
+
+
+def iter_checked_chunks(source, chunk_size: int
+                        ) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+    """Chunks of a source, read and checked for NaN/inf one chunk ahead.
+
+    Reading (disk, float16 -> float32) and the finiteness check of the next
+    chunk run in a background thread while the caller searches the current
+    one (faiss and torch release the GIL), so a streaming pass costs about
+    its compute alone. Memory: at most three chunks at a time.
+
+    Args:
+        source: A source from :func:`as_feature_source`.
+        chunk_size (int): Rows per chunk.
+
+    Yields:
+        tuple: Row positions ``(n,)`` int64 and ``(n, D)`` float32 rows.
+    """
+
+    def checked():
+        for pos, chunk in source.iter_chunks(chunk_size):
+            check_finite(chunk, source.name, int(pos[0]) if len(pos) else 0)
+            yield pos, chunk
+
+    return prefetch_in_thread(checked(), depth=1)
 
 
 def as_feature_source(features):

@@ -24,6 +24,7 @@ from mmengine.dist import barrier, get_dist_info
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..prefetch import prefetch_in_thread
 from .store import FeatureStore, FeatureStoreWriter
 
 # Paper names of ResNet stages -> attribute of mmpretrain's ResNet.
@@ -205,7 +206,7 @@ def _iter_batch_features(model: nn.Module, loader: DataLoader,
     model.eval()
     offset = first_index
     try:
-        for data_batch in loader:
+        for data_batch in prefetch_in_thread(loader):
             feats = extractor(data_batch)
             num = next(iter(feats.values())).shape[0]
             ids = _sample_indices(data_batch.get('data_samples'),

@@ -85,6 +85,19 @@ def test_sample_is_seeded_and_matches_array_sampling(tmp_path):
         store.sample(2000, 0)
 
 
+def test_take_in_any_order_with_repeats(tmp_path):
+    feats = _features(900)
+    _write(tmp_path, 'rank000', np.arange(0, 500), feats[:500])
+    _write(tmp_path, 'rank001', np.arange(500, 900), feats[500:])
+    store = FeatureStore(str(tmp_path))
+    positions = np.array([899, 3, 3, 500, 0, 499, 720, 12])
+    ids, rows = store.take(positions)
+    np.testing.assert_array_equal(ids, positions)
+    np.testing.assert_array_equal(rows, feats[positions])
+    with pytest.raises(IndexError, match='out of range'):
+        store.take(np.array([1, 900]))
+
+
 def test_partitions_cover_the_store(tmp_path):
     feats = _features(1001)
     _write(tmp_path, 'rank000', np.arange(0, 300), feats[:300])
