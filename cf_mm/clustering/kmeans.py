@@ -325,7 +325,10 @@ def lloyd_torch(train: np.ndarray, init: np.ndarray, num_iters: int,
     """Lloyd iterations in torch, optionally over ranks (see module doc).
 
     Args:
-        train (np.ndarray): ``(n, D)`` float32 training points of this rank.
+        train (np.ndarray): ``(n, D)`` training points of this rank, float32
+            or float16 (kept in float16 on the device, half the memory;
+            converted to float32 block by block, so the results equal those
+            of the float32-converted points).
         init (np.ndarray): ``(K, D)`` initial centroids (same on all ranks).
         num_iters (int): Iterations.
         spherical (bool): Normalise centroids after each update.
@@ -362,7 +365,7 @@ def lloyd_torch(train: np.ndarray, init: np.ndarray, num_iters: int,
         counts = torch.zeros(num_clusters, dtype=torch.int64, device=device)
         obj = torch.zeros(1, dtype=torch.float64, device=device)
         for start in range(0, x.shape[0], step):
-            block = x[start:start + step]
+            block = x[start:start + step].float()
             labels, dists = nearest.search_tensor(block)
             # float64 sums: the result hardly depends on the summation order,
             # so 1 and W ranks (and CUDA atomics) agree.
@@ -449,7 +452,9 @@ def kmeans(features,
     Args:
         features (np.ndarray | FeatureStore): ``(N, D)`` float16/float32
             array (an ``np.memmap`` works and is streamed) or a feature store.
-            Under ``distributed=True``: this rank's shard.
+            Under ``distributed=True``: this rank's shard. With the torch
+            backend, float16 features keep their training sample in float16
+            (half the host and device memory, same results).
         num_clusters (int): K, at least 2 and at most N.
         num_iters (int): Lloyd iterations on the training sample.
             Defaults to 20.
@@ -526,9 +531,10 @@ def kmeans(features,
         num_train = int(max_train_points)
         local = split_sample_sizes(sizes, num_train, seed)[dist.rank]
         sample_seed = [seed, dist.rank] if distributed else seed
-        train = source.sample(int(local), sample_seed)
+        train = source.sample(int(local), sample_seed,
+                              keep_float16=backend == 'torch')
     else:
-        train = source.read_all()
+        train = source.read_all(keep_float16=backend == 'torch')
     check_finite(train, source.name)
     timings: Dict[str, float] = dict(sample=time.perf_counter() - tic)
     log(f'k-means: K={num_clusters}, training on {num_train} of {num_total} '
@@ -541,7 +547,8 @@ def kmeans(features,
             raise ValueError(f'init_centroids has {start.shape[0]} rows, '
                              f'expected num_clusters={num_clusters}')
     elif init == 'k-means++':
-        start = kmeans_plusplus_init(train, num_clusters, seed)
+        start = kmeans_plusplus_init(
+            np.asarray(train, dtype=np.float32), num_clusters, seed)
     else:
         start = random_init(train, num_clusters, seed, dist)
 

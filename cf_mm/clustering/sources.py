@@ -25,6 +25,13 @@ def check_finite(feats: np.ndarray, where: str, first_row: int = 0) -> None:
                          f'{first_row + bad})')
 
 
+def working_dtype(stored: np.dtype, keep_float16: bool) -> np.dtype:
+    """float32, or float16 when the features are float16 and may stay so."""
+    if keep_float16 and np.dtype(stored) == np.float16:
+        return np.dtype(np.float16)
+    return np.dtype(np.float32)
+
+
 def is_feature_store(obj) -> bool:
     return all(hasattr(obj, name)
                for name in ('iter_chunks', 'sample', 'num_samples', 'dim'))
@@ -64,13 +71,19 @@ class ArraySource:
             check_finite(self.features[start:start + self.check_block],
                          self.name, start)
 
-    def read_all(self) -> np.ndarray:
-        """All rows as float32, without a copy when already float32."""
-        return np.ascontiguousarray(self.features, dtype=np.float32)
+    def read_all(self, keep_float16: bool = False) -> np.ndarray:
+        """All rows as float32 (or float16, see :func:`working_dtype`),
+        without a copy when already in that dtype."""
+        return np.ascontiguousarray(
+            self.features,
+            dtype=working_dtype(self.features.dtype, keep_float16))
 
-    def sample(self, num: int, seed) -> np.ndarray:
+    def sample(self, num: int, seed, keep_float16: bool = False
+               ) -> np.ndarray:
         idx = sample_indices(self.num_samples, num, seed)
-        return np.ascontiguousarray(self.features[idx], dtype=np.float32)
+        return np.ascontiguousarray(
+            self.features[idx],
+            dtype=working_dtype(self.features.dtype, keep_float16))
 
     def iter_chunks(self, chunk_size: int
                     ) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
@@ -107,18 +120,21 @@ class StoreSource:
         # Rows are checked as they stream through assignment and training.
         pass
 
-    def read_all(self) -> np.ndarray:
+    def read_all(self, keep_float16: bool = False) -> np.ndarray:
+        dtype = working_dtype(self.store.dtype, keep_float16)
         if tuple(self.store.id_range) == (0, self.num_samples):
-            feats = self.store.load()
+            feats = self.store.load(dtype.name)
         else:
-            feats = np.empty((self.num_samples, self.dim), dtype=np.float32)
+            feats = np.empty((self.num_samples, self.dim), dtype=dtype)
             for pos, chunk in self.iter_chunks(1 << 16):
                 feats[pos] = chunk
         check_finite(feats, self.name)
         return feats
 
-    def sample(self, num: int, seed) -> np.ndarray:
-        _, feats = self.store.sample(num, seed)
+    def sample(self, num: int, seed, keep_float16: bool = False
+               ) -> np.ndarray:
+        dtype = working_dtype(self.store.dtype, keep_float16)
+        _, feats = self.store.sample(num, seed, dtype.name)
         check_finite(feats, self.name)
         return feats
 

@@ -72,8 +72,8 @@ def _check_dtype(dtype) -> np.dtype:
     return np.dtype(dtype)
 
 
-def to_float32(rows: np.ndarray, out: np.ndarray) -> None:
-    """``out[...] = rows`` for float16/float32 ``rows``, converting fast.
+def copy_cast(rows: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = rows`` between float16 and float32 arrays, fast.
 
     numpy converts float16 one element at a time (about 10x slower than
     reading the bytes from the page cache); torch's vectorised, threaded
@@ -81,6 +81,11 @@ def to_float32(rows: np.ndarray, out: np.ndarray) -> None:
     """
     import torch
     torch.from_numpy(out).copy_(torch.from_numpy(rows))
+
+
+def _out_dtype(stored: np.dtype, dtype: Optional[str]) -> np.dtype:
+    """The dtype of returned rows: ``dtype``, or the stored one if None."""
+    return stored if dtype is None else _check_dtype(dtype)
 
 
 class FeatureStoreWriter:
@@ -455,7 +460,7 @@ class FeatureStore:
         count = (stop - start) * self.dim
         with open(osp.join(shard.path, FEATS_FILE), 'rb') as f:
             f.seek(shard.data_offset + start * self.dim * self.dtype.itemsize)
-            if out is not None and self.dtype == np.float32:
+            if out is not None and out.dtype == self.dtype:
                 # Straight into the caller's buffer: no temporary copy.
                 view = out.reshape(-1).view(np.uint8)
                 if f.readinto(memoryview(view)) != view.nbytes:
@@ -469,7 +474,7 @@ class FeatureStore:
             if rows.dtype == np.float32:
                 return rows
             out = np.empty(rows.shape, dtype=np.float32)
-        to_float32(rows, out)
+        copy_cast(rows, out)
         return out
 
     def memmap(self, shard_name: str) -> np.ndarray:
@@ -505,17 +510,22 @@ class FeatureStore:
                 yield (self._read_ids(shard, start, stop),
                        self._read_rows(shard, start, stop))
 
-    def load(self) -> np.ndarray:
-        """All features as one ``(N, D)`` float32 array, row i = sample id i.
+    def load(self, dtype: Optional[str] = 'float32') -> np.ndarray:
+        """All features as one ``(N, D)`` array, row i = sample id i.
 
         Requires the ids to be exactly ``0 .. N-1``.
+
+        Args:
+            dtype (str, optional): ``'float32'`` (default), ``'float16'``, or
+                None for the on-disk dtype.
         """
         if self.id_range != (0, self.num_samples):
             raise ValueError(
                 f'cannot load {self.root} as an array indexed by sample id: '
                 f'its {self.num_samples} ids are not exactly 0..'
                 f'{self.num_samples - 1} (id range {self.id_range})')
-        out = np.empty((self.num_samples, self.dim), dtype=np.float32)
+        out = np.empty((self.num_samples, self.dim),
+                       dtype=_out_dtype(self.dtype, dtype))
         chunk = 1 << 16
         for shard in self._shards:
             for start in range(shard.start, shard.stop, chunk):
@@ -527,10 +537,12 @@ class FeatureStore:
                     self._read_rows(shard, start, stop,
                                     out=out[ids[0]:ids[0] + len(ids)])
                 else:
-                    out[ids] = self._read_rows(shard, start, stop)
+                    rows = np.empty((stop - start, self.dim), out.dtype)
+                    out[ids] = self._read_rows(shard, start, stop, out=rows)
         return out
 
-    def sample(self, num: int, seed: int) -> Tuple[np.ndarray, np.ndarray]:
+    def sample(self, num: int, seed: int, dtype: Optional[str] = 'float32'
+               ) -> Tuple[np.ndarray, np.ndarray]:
         """A seeded uniform subsample of rows.
 
         Rows are picked by position in the store's shard order, so a store
@@ -540,22 +552,30 @@ class FeatureStore:
         Args:
             num (int): Number of rows (at most ``num_samples``).
             seed (int): Random seed.
+            dtype (str, optional): ``'float32'`` (default), ``'float16'``,
+                or None for the on-disk dtype.
 
         Returns:
-            tuple: ``(ids (num,) int64, feats (num, D) float32)``.
+            tuple: ``(ids (num,) int64, feats (num, D))``.
         """
         if not 0 <= int(num) <= self.num_samples:
             raise ValueError(f'cannot sample {num} of the {self.num_samples} '
                              f'samples in {self.root}')
         positions = sample_indices(self.num_samples, int(num), seed)
-        return self.take(positions)
+        return self.take(positions, dtype)
 
-    def take(self, positions: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def take(self, positions: np.ndarray, dtype: Optional[str] = 'float32'
+             ) -> Tuple[np.ndarray, np.ndarray]:
         """Rows at positions (in shard order) as ``(ids, feats)``.
 
         Positions may come in any order and repeat; row ``i`` of the result
         is position ``positions[i]``. Sorted positions are read in one
         forward sweep over the files.
+
+        Args:
+            positions (np.ndarray): ``(n,)`` positions in ``[0, N)``.
+            dtype (str, optional): ``'float32'`` (default), ``'float16'``,
+                or None for the on-disk dtype.
         """
         positions = np.asarray(positions, dtype=np.int64)
         if positions.ndim != 1:
@@ -566,11 +586,12 @@ class FeatureStore:
             raise IndexError(f'positions out of range [0, {self.num_samples})')
         if np.any(np.diff(positions) < 0):
             order = np.argsort(positions, kind='stable')
-            ids, feats = self.take(positions[order])
+            ids, feats = self.take(positions[order], dtype)
             ids[order], feats[order] = ids.copy(), feats.copy()
             return ids, feats
         ids = np.empty(len(positions), dtype=np.int64)
-        feats = np.empty((len(positions), self.dim), dtype=np.float32)
+        feats = np.empty((len(positions), self.dim),
+                         dtype=_out_dtype(self.dtype, dtype))
         offset = 0
         for shard in self._shards:
             lo, hi = np.searchsorted(positions,

@@ -1,4 +1,5 @@
 """k-means: structure recovery, reference agreement, determinism, errors."""
+import importlib
 import logging
 
 import numpy as np
@@ -105,11 +106,39 @@ def test_trains_on_sample_and_assigns_everything(mixture, backend, tmp_path):
     np.testing.assert_array_equal(mapped.labels, result.labels)
 
 
-def test_float16_features_cluster_like_their_float32_values(mixture):
+@pytest.mark.parametrize('backend', BACKENDS)
+@pytest.mark.parametrize('sample', [None, 900])
+def test_float16_features_cluster_like_their_float32_values(
+        mixture, backend, sample, tmp_path, monkeypatch):
+    # The package exports a function of the same name: fetch the module.
+    kmeans_module = importlib.import_module('cf_mm.clustering.kmeans')
+    from cf_mm.features.store import FeatureStore, FeatureStoreWriter
     feats16 = mixture[0].astype(np.float16)
-    a = kmeans(feats16, 12, num_iters=8, seed=0)
-    b = kmeans(feats16.astype(np.float32), 12, num_iters=8, seed=0)
-    np.testing.assert_array_equal(a.labels, b.labels)
+    with FeatureStoreWriter(str(tmp_path), 'rank000', 32,
+                            dtype='float16') as writer:
+        writer.add(np.arange(len(feats16)), feats16)
+    # The torch backend keeps a float16 training sample in float16.
+    seen = []
+    lloyd_torch = kmeans_module.lloyd_torch
+
+    def recording_lloyd_torch(train, *args, **kwargs):
+        seen.append(train.dtype)
+        return lloyd_torch(train, *args, **kwargs)
+
+    monkeypatch.setattr(kmeans_module, 'lloyd_torch', recording_lloyd_torch)
+    options = dict(num_iters=8, seed=0, backend=backend,
+                   max_train_points=sample)
+    reference = kmeans(feats16.astype(np.float32), 12, **options)
+    for features in (feats16, FeatureStore(str(tmp_path))):
+        result = kmeans(features, 12, **options)
+        np.testing.assert_array_equal(result.labels, reference.labels)
+        np.testing.assert_allclose(result.centroids, reference.centroids,
+                                   rtol=0, atol=1e-6)
+        assert result.objective == pytest.approx(reference.objective,
+                                                 rel=1e-6)
+    expected = [np.float32, np.float16, np.float16] if backend == 'torch' \
+        else []
+    assert seen == expected
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
