@@ -7,6 +7,7 @@ store and centroids:
 
 * ``compute``: the nearest-centroid search alone, on chunks already read and
   converted in memory (the lower bound of the pass);
+* ``read``: reading the chunks alone (the CPU cost of the I/O side);
 * ``serial``: the same pass written as one loop that reads, checks and
   searches one chunk after the other (no overlap);
 * ``cf_mm assign``: :func:`cf_mm.clustering.assign`, which reads and checks
@@ -100,7 +101,11 @@ def main() -> None:
             assign(store, centroids, chunk_size=args.chunk_size,
                    backend=args.backend)
 
-        methods = dict(compute=compute, serial=serial,
+        def read() -> None:
+            for _ in source.iter_chunks(args.chunk_size):
+                pass
+
+        methods = dict(compute=compute, read=read, serial=serial,
                        **{'cf_mm assign': streamed})
         times = {name: [] for name in methods}
         compute()  # warm-up
