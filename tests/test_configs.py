@@ -32,6 +32,11 @@ def test_config_builds(path):
     if isinstance(model_cfg.get('backbone'), dict):
         model_cfg.backbone.pop('init_cfg', None)
     MODELS.build(model_cfg)
+    # mmengine's Runner refuses a loop config holding both (a `type` set on
+    # top of a base schedule's `by_epoch`), but only when training starts.
+    train_cfg = cfg.get('train_cfg') or {}
+    assert not ('type' in train_cfg and 'by_epoch' in train_cfg), (
+        f'train_cfg {train_cfg} has both `type` and `by_epoch`')
     for hook in cfg.get('custom_hooks', []):
         if hook['type'] == 'ClusterFitHook':
             assert hook['pretrained_config'] in {
