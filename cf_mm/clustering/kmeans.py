@@ -527,14 +527,15 @@ def kmeans(features,
     # Training sample: this rank's share of a global uniform sample.
     source.check_finite()
     num_train = num_total
+    # torch converts per block; faiss wants the whole sample in float32.
+    keep_float16 = backend == 'torch'
     if max_train_points is not None and max_train_points < num_total:
         num_train = int(max_train_points)
         local = split_sample_sizes(sizes, num_train, seed)[dist.rank]
         sample_seed = [seed, dist.rank] if distributed else seed
-        train = source.sample(int(local), sample_seed,
-                              keep_float16=backend == 'torch')
+        train = source.sample(int(local), sample_seed, keep_float16)
     else:
-        train = source.read_all(keep_float16=backend == 'torch')
+        train = source.read_all(keep_float16)
     check_finite(train, source.name)
     timings: Dict[str, float] = dict(sample=time.perf_counter() - tic)
     log(f'k-means: K={num_clusters}, training on {num_train} of {num_total} '

@@ -73,7 +73,7 @@ def _check_dtype(dtype) -> np.dtype:
 
 
 def copy_cast(rows: np.ndarray, out: np.ndarray) -> None:
-    """``out[...] = rows`` between float16 and float32 arrays, fast.
+    """``out[...] = rows`` between float16/float32 (or int64) arrays, fast.
 
     numpy converts float16 one element at a time (about 10x slower than
     reading the bytes from the page cache); torch's vectorised, threaded
@@ -321,7 +321,8 @@ def _read_rows_at(path: str, data_offset: int, dtype: np.dtype, width: int,
                 block = np.fromfile(f, dtype=dtype, count=count * width)
                 if block.size != count * width:
                     raise ValueError(f'short read in {path}')
-                out[a:b] = block.reshape(count, width)[rows[a:b] - first]
+                copy_cast(block.reshape(count, width)[rows[a:b] - first],
+                          out[a:b])
                 a = b
 
 
@@ -587,8 +588,8 @@ class FeatureStore:
         if np.any(np.diff(positions) < 0):
             order = np.argsort(positions, kind='stable')
             ids, feats = self.take(positions[order], dtype)
-            ids[order], feats[order] = ids.copy(), feats.copy()
-            return ids, feats
+            inverse = np.argsort(order)
+            return ids[inverse], feats[inverse]
         ids = np.empty(len(positions), dtype=np.int64)
         feats = np.empty((len(positions), self.dim),
                          dtype=_out_dtype(self.dtype, dtype))

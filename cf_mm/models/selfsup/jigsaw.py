@@ -181,9 +181,5 @@ class Jigsaw(BaseSelfSupervisor):
         set built with the same pipeline.
         """
         logits = self.puzzle_logits(inputs)
-        scores = logits.softmax(dim=1)
-        if data_samples is None:
-            data_samples = [DataSample() for _ in range(logits.shape[0])]
-        for sample, score in zip(data_samples, scores):
-            sample.set_pred_score(score).set_pred_label(score.argmax())
-        return data_samples
+        # The head's own post-processing (softmax -> pred_score/pred_label).
+        return self.head._get_predictions(logits, data_samples)

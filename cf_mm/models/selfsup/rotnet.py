@@ -89,9 +89,5 @@ class RotNet(BaseSelfSupervisor):
                 **kwargs) -> List[DataSample]:
         """Predict the rotation of each (rotated) input image."""
         logits = self._logits(self._single_view(inputs))
-        scores = logits.softmax(dim=1)
-        if data_samples is None:
-            data_samples = [DataSample() for _ in range(logits.shape[0])]
-        for sample, score in zip(data_samples, scores):
-            sample.set_pred_score(score).set_pred_label(score.argmax())
-        return data_samples
+        # The head's own post-processing (softmax -> pred_score/pred_label).
+        return self.head._get_predictions(logits, data_samples)
