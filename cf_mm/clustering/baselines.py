@@ -358,15 +358,17 @@ def cluster_sweep(features, num_clusters_list, method: str = 'kmeans',
 
     Args:
         features: As :func:`cluster`.
-        num_clusters_list (Sequence[int]): The values of K, each distinct.
+        num_clusters_list (Sequence[int]): The values of K, each distinct
+            (``[None]`` for the prototype baseline, whose K is fixed).
         method (str): As :func:`cluster`.
         labels: As :func:`cluster`.
         **kwargs: As :func:`cluster` (the same seed for every K).
 
     Returns:
-        dict: K -> :class:`KMeansResult`, in the order given.
+        dict: K (as given) -> :class:`KMeansResult`, in the order given.
     """
-    num_clusters_list = [int(k) for k in num_clusters_list]
+    num_clusters_list = [None if k is None else int(k)
+                         for k in num_clusters_list]
     if len(set(num_clusters_list)) != len(num_clusters_list):
         raise ValueError(f'num_clusters lists a value twice: '
                          f'{num_clusters_list}')
