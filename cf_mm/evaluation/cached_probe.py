@@ -85,6 +85,75 @@ def _check(feats, labels, name) -> Tuple[np.ndarray, np.ndarray]:
     return feats, labels.astype(np.int64)
 
 
+def fit_linear_classifier(x_train: np.ndarray,
+                          y_train: np.ndarray,
+                          num_classes: int,
+                          epochs: int = 40,
+                          lr: float = 0.01,
+                          momentum: float = 0.9,
+                          weight_decay: float = 1e-4,
+                          milestones: Sequence[int] = (15, 30),
+                          gamma: float = 0.1,
+                          batch_size: int = 256,
+                          seed: int = 0) -> Tuple[np.ndarray, np.ndarray,
+                                                  float]:
+    """Softmax regression by mini-batch SGD (torch semantics).
+
+    Starts from zero weights (the problem is convex; zeros make the result
+    depend on nothing but the data, the schedule and the shuffling seed).
+    Each epoch visits the rows in a seeded random order; the lr is
+    multiplied by ``gamma`` after each milestone epoch.
+
+    Args:
+        x_train (np.ndarray): ``(N, D)`` float32 (already normalised).
+        y_train (np.ndarray): ``(N,)`` classes.
+        num_classes (int): Number of outputs.
+        epochs, lr, momentum, weight_decay, milestones, gamma, batch_size,
+        seed: See :func:`train_linear_probe`.
+
+    Returns:
+        tuple: ``(C, D)`` weights, ``(C,)`` bias, mean train loss of the
+        last epoch.
+    """
+    import torch
+    import torch.nn.functional as F
+    x = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
+    y = torch.from_numpy(np.asarray(y_train, dtype=np.int64))
+    generator = torch.Generator().manual_seed(int(seed))
+    linear = torch.nn.Linear(x.shape[1], num_classes)
+    torch.nn.init.zeros_(linear.weight)
+    torch.nn.init.zeros_(linear.bias)
+    optimizer = torch.optim.SGD(linear.parameters(), lr=lr,
+                                momentum=momentum, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=list(milestones), gamma=gamma)
+    loss_sum = 0.0
+    for _ in range(int(epochs)):
+        order = torch.randperm(len(x), generator=generator)
+        loss_sum = 0.0
+        for start in range(0, len(order), int(batch_size)):
+            rows = order[start:start + int(batch_size)]
+            loss = F.cross_entropy(linear(x[rows]), y[rows])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_sum += float(loss) * len(rows)
+        scheduler.step()
+    return (linear.weight.detach().numpy().copy(),
+            linear.bias.detach().numpy().copy(), loss_sum / len(x))
+
+
+def topk_accuracy(scores: np.ndarray, labels: np.ndarray,
+                  topk: Sequence[int]) -> Dict[str, float]:
+    """``top<k>`` accuracies (%) of ``(M, C)`` scores; k > C skipped."""
+    ranked = np.argsort(-scores, axis=1, kind='stable')
+    return {
+        f'top{k}': float((ranked[:, :k] == labels[:, None]).any(1).mean() *
+                         100)
+        for k in topk if k <= scores.shape[1]
+    }
+
+
 def train_linear_probe(train_feats: np.ndarray,
                        train_labels: np.ndarray,
                        test_feats: np.ndarray,
@@ -121,7 +190,7 @@ def train_linear_probe(train_feats: np.ndarray,
             by ``gamma``.
         gamma (float): Learning-rate factor.
         batch_size (int): Rows per step.
-        seed (int): Seed of the initialisation and the shuffling.
+        seed (int): Seed of the shuffling.
         num_classes (int, optional): Default ``max label + 1``.
         topk (Sequence[int]): Accuracies to report (k above the number of
             classes are skipped).
@@ -130,8 +199,6 @@ def train_linear_probe(train_feats: np.ndarray,
         dict: ``top<k>`` test accuracies and ``train_top1`` (%, after the
         last epoch), ``loss`` (mean train loss of the last epoch).
     """
-    import torch
-    import torch.nn.functional as F
     train_feats, train_labels = _check(train_feats, train_labels, 'train')
     test_feats, test_labels = _check(test_feats, test_labels, 'test')
     if test_feats.shape[1] != train_feats.shape[1]:
@@ -142,42 +209,13 @@ def train_linear_probe(train_feats: np.ndarray,
     num_classes = num_classes or int(max(train_labels.max(),
                                          test_labels.max())) + 1
     mean, inv_std = fit_normalization(train_feats, normalize)
-    x_train = torch.from_numpy(
-        apply_normalization(train_feats, normalize, mean, inv_std))
-    x_test = torch.from_numpy(
-        apply_normalization(test_feats, normalize, mean, inv_std))
-    y_train = torch.from_numpy(train_labels)
-    generator = torch.Generator().manual_seed(int(seed))
-    linear = torch.nn.Linear(x_train.shape[1], num_classes)
-    with torch.no_grad():  # seeded, independent of the global RNG
-        bound = 1 / np.sqrt(x_train.shape[1])
-        linear.weight.uniform_(-bound, bound, generator=generator)
-        linear.bias.uniform_(-bound, bound, generator=generator)
-    optimizer = torch.optim.SGD(linear.parameters(), lr=lr,
-                                momentum=momentum, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, milestones=list(milestones), gamma=gamma)
-    loss_sum = 0.0
-    for _ in range(int(epochs)):
-        order = torch.randperm(len(x_train), generator=generator)
-        loss_sum = 0.0
-        for start in range(0, len(order), int(batch_size)):
-            rows = order[start:start + int(batch_size)]
-            loss = F.cross_entropy(linear(x_train[rows]), y_train[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            loss_sum += float(loss) * len(rows)
-        scheduler.step()
-    with torch.no_grad():
-        scores = linear(x_test).numpy()
-        train_pred = linear(x_train).argmax(1).numpy()
-    ranked = np.argsort(-scores, axis=1, kind='stable')
-    out = {
-        f'top{k}': float((ranked[:, :k] == test_labels[:, None]).any(1).mean()
-                         * 100)
-        for k in topk if k <= num_classes
-    }
+    x_train = apply_normalization(train_feats, normalize, mean, inv_std)
+    x_test = apply_normalization(test_feats, normalize, mean, inv_std)
+    weight, bias, loss = fit_linear_classifier(
+        x_train, train_labels, num_classes, epochs, lr, momentum,
+        weight_decay, milestones, gamma, batch_size, seed)
+    out = topk_accuracy(x_test @ weight.T + bias, test_labels, topk)
+    train_pred = (x_train @ weight.T + bias).argmax(1)
     out['train_top1'] = float((train_pred == train_labels).mean() * 100)
-    out['loss'] = loss_sum / len(x_train)
+    out['loss'] = loss
     return out
