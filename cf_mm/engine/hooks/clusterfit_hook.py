@@ -298,6 +298,16 @@ class ClusterFitHook(Hook):
                 None)
         return counts
 
+    def _kmeans_settings(self) -> dict:
+        """Keyword arguments of :func:`cf_mm.clustering.kmeans` besides K."""
+        return dict(
+            num_iters=self.num_iters,
+            seed=self.seed,
+            backend=self.backend,
+            spherical=self.spherical,
+            max_train_points=self.max_train_points,
+            num_full_iters=self.num_full_iters)
+
     def _fingerprint(self, dataset: PseudoLabelDataset) -> dict:
         return dict(
             checkpoint=osp.abspath(self.pretrained_checkpoint),
@@ -306,14 +316,8 @@ class ClusterFitHook(Hook):
             num_samples=len(dataset),
             layer=self.layer,
             num_clusters=self.num_clusters,
-            num_iters=self.num_iters,
-            seed=self.seed,
-            backend=self.backend,
-            spherical=self.spherical,
-            max_train_points=self.max_train_points,
-            num_full_iters=self.num_full_iters,
             extract_pipeline=self.extract_pipeline,
-        )
+            **self._kmeans_settings())
 
     def _saved_labels(self, out_dir: str, fingerprint: dict
                       ) -> Optional[np.ndarray]:
@@ -375,22 +379,13 @@ class ClusterFitHook(Hook):
     def _cluster(self, runner, store, out_dir: str,
                  fingerprint: dict) -> np.ndarray:
         """k-means on rank 0; saves labels, centroids and summary."""
+        settings = self._kmeans_settings()
         runner.logger.info(
             f'ClusterFit: k-means K={self.num_clusters} on '
-            f'{store.num_samples} x {store.dim} features ({self.num_iters} '
-            f'iterations, spherical={self.spherical}, '
-            f'num_full_iters={self.num_full_iters}, seed {self.seed})')
-        result = kmeans(
-            store,
-            self.num_clusters,
-            num_iters=self.num_iters,
-            seed=self.seed,
-            backend=self.backend,
-            spherical=self.spherical,
-            max_train_points=self.max_train_points,
-            num_full_iters=self.num_full_iters,
-            verbose=True,
-            logger=runner.logger)
+            f'{store.num_samples} x {store.dim} features (' +
+            ', '.join(f'{k}={v}' for k, v in settings.items()) + ')')
+        result = kmeans(store, self.num_clusters, verbose=True,
+                        logger=runner.logger, **settings)
         save_cluster_result(out_dir, result,
                             meta=dict(fingerprint=fingerprint))
         return result.labels
