@@ -27,7 +27,7 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
-from .pooling import probe_pool_params
+from cf_mm.models.utils.pooling import probe_pool_params
 from .svm import multilabel_targets
 
 SPLITS = ('train', 'test')

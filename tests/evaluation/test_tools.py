@@ -187,7 +187,7 @@ def test_eval_svm_from_model_with_probe_pooling(fmnist_root,
     from mmengine.dataset import default_collate
     from mmpretrain.datasets import FashionMNIST
 
-    from cf_mm.evaluation.pooling import probe_pool_params
+    from cf_mm.models.utils.pooling import probe_pool_params
     from cf_mm.features.extract import build_extraction_model
     feats_dir = tmp_path / 'feats'
     out = tmp_path / 'svm.json'
