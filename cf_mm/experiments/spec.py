@@ -1,0 +1,287 @@
+"""Experiment files: settings, declared stages, ``${...}`` references.
+
+An experiment file is an mmengine config file (``.py``) with a list
+``stages``; every other top-level name is a *setting*::
+
+    epochs = 2
+    stages = [
+        dict(name='rotnet', type='train', config='configs/demo/rotnet.py',
+             options={'train_cfg.max_epochs': '${epochs}'}),
+        dict(name='probe_p${p}', type='knn', foreach=dict(p=[0, 50]),
+             features='${extract_p${p}.features}', method='N_pre p=${p}',
+             target='cifar10'),
+    ]
+
+* ``${name}`` / ``${name.key.0}`` is a setting (or a part of one), a
+  ``foreach`` variable, or an output of an **earlier** stage
+  (``${rotnet.checkpoint}``). A string that is exactly one reference takes
+  the referenced value with its type; inside a longer string the value is
+  formatted with ``str``. The innermost reference is resolved first, so
+  ``${npre_p${p}.checkpoint}`` works.
+* ``foreach=dict(a=[...], b=[...])`` repeats a stage for every combination
+  (in the order given); its name must use the variables so that names stay
+  unique.
+* Settings and ``foreach`` variables are resolved when the file is loaded
+  (after command-line overrides, so ``--cfg-options epochs=1`` changes every
+  stage that says ``${epochs}``); stage outputs when the stage runs.
+
+Reserved top-level names: ``stages``, ``work_dir`` (default
+``work_dirs/experiments/<file name>``), ``custom_imports`` (modules that
+register more stage types, imported by mmengine when the file is loaded).
+"""
+import inspect
+import os.path as osp
+import re
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Any, Callable, Dict, List, Optional
+
+from .registry import STAGES
+
+REF = re.compile(r'\$\{([^${}]+)\}')
+NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.\-]*$')
+RESERVED = ('stages', 'work_dir', 'custom_imports')
+STAGE_KEYS = ('name', 'type', 'foreach')
+_MISSING = object()
+
+
+@dataclass
+class StageSpec:
+    """One stage after expansion.
+
+    Attributes:
+        name (str): Unique name; also its work dir under the experiment's.
+        type (str): Registered stage type.
+        params (dict): Keyword arguments of the stage function; references to
+            earlier stages are still ``${...}`` strings.
+        deps (list[str]): Earlier stages this one refers to.
+    """
+    name: str
+    type: str
+    params: Dict[str, Any]
+    deps: List[str] = field(default_factory=list)
+
+
+@dataclass
+class Experiment:
+    """A loaded experiment file.
+
+    Attributes:
+        name (str): File name without extension.
+        path (str): The experiment file.
+        work_dir (str): Root of every stage's work dir.
+        settings (dict): Top-level names other than the reserved ones.
+        stages (list[StageSpec]): The expanded stages, in run order.
+    """
+    name: str
+    path: str
+    work_dir: str
+    settings: Dict[str, Any]
+    stages: List[StageSpec]
+
+
+def lookup(root: Dict[str, Any], path: str, default=_MISSING):
+    """``root['a']['b'][0]`` for ``path='a.b.0'`` (``default`` if absent)."""
+    value: Any = root
+    for part in path.split('.'):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, (list, tuple)) and part.isdigit() and \
+                int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return default
+    return value
+
+
+def substitute(obj, resolve: Callable[[str], Any]):
+    """Replace ``${...}`` references in every string of ``obj``.
+
+    Args:
+        obj: A string, or dicts / lists / tuples holding strings.
+        resolve (callable): Reference path -> value, or ``_MISSING`` to leave
+            the reference as it is.
+
+    Returns:
+        A copy of ``obj`` with the resolvable references replaced.
+    """
+    if isinstance(obj, dict):
+        return {key: substitute(value, resolve) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(substitute(value, resolve) for value in obj)
+    if not isinstance(obj, str):
+        return obj
+    text = obj
+    while True:
+        whole = REF.fullmatch(text)
+        if whole:
+            value = resolve(whole.group(1).strip())
+            return text if value is _MISSING else value
+
+        def replace(match):
+            value = resolve(match.group(1).strip())
+            return match.group(0) if value is _MISSING else str(value)
+
+        new = REF.sub(replace, text)
+        if new == text:
+            return text
+        text = new
+
+
+def references(obj) -> List[str]:
+    """The ``${...}`` reference paths left in ``obj`` (innermost ones)."""
+    found: List[str] = []
+    if isinstance(obj, dict):
+        for value in obj.values():
+            found += references(value)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            found += references(value)
+    elif isinstance(obj, str):
+        found += [m.group(1).strip() for m in REF.finditer(obj)]
+    return found
+
+
+def _expand_foreach(raw: dict, settings: dict, where: str) -> List[dict]:
+    """The combinations of a stage's ``foreach`` variables (or ``[{}]``)."""
+    foreach = raw.get('foreach')
+    if not foreach:
+        return [{}]
+    if not isinstance(foreach, dict):
+        raise ValueError(f'{where}: foreach must be a dict of variable -> '
+                         f'list of values, got {foreach!r}')
+    foreach = substitute(foreach, lambda path: lookup(settings, path))
+    for var, values in foreach.items():
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ValueError(f'{where}: foreach variable {var!r} must be a '
+                             f'non-empty list, got {values!r}')
+        if var in settings:
+            raise ValueError(f'{where}: foreach variable {var!r} shadows '
+                             'the setting of that name')
+    names = list(foreach)
+    return [dict(zip(names, combo)) for combo in product(*foreach.values())]
+
+
+def check_params(stage_type: str, params: dict, where: str) -> None:
+    """Fail early on parameters the stage function does not take."""
+    fn = STAGES.get(stage_type)
+    if fn is None:
+        known = sorted(STAGES.module_dict)
+        raise ValueError(f'{where}: unknown stage type {stage_type!r}; '
+                         f'registered types: {known}')
+    signature = inspect.signature(fn)
+    takes_any = any(p.kind == p.VAR_KEYWORD
+                    for p in signature.parameters.values())
+    named = [p for p in list(signature.parameters.values())[1:]
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    accepted = [p.name for p in named]
+    if not takes_any:
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            raise ValueError(f'{where}: unknown parameter(s) {unknown} of '
+                             f'stage type {stage_type!r}; it takes '
+                             f'{accepted}')
+    required = [p.name for p in named if p.default is p.empty]
+    missing = [name for name in required if name not in params]
+    if missing:
+        raise ValueError(f'{where}: stage type {stage_type!r} needs '
+                         f'parameter(s) {missing}')
+
+
+def expand_stages(raw_stages, settings: Dict[str, Any],
+                  source: str = 'experiment') -> List[StageSpec]:
+    """Expand ``foreach``, resolve settings, check names and references.
+
+    Args:
+        raw_stages (list[dict]): The ``stages`` of an experiment file.
+        settings (dict): Its other top-level names.
+        source (str): File name for error messages.
+
+    Returns:
+        list[StageSpec]: Stages in run order.
+    """
+    if not isinstance(raw_stages, (list, tuple)) or not raw_stages:
+        raise ValueError(f'{source}: `stages` must be a non-empty list of '
+                         'dicts')
+    stages: List[StageSpec] = []
+    for index, raw in enumerate(raw_stages):
+        where = f'{source}: stage {index} ({raw.get("name", "?")})'
+        if not isinstance(raw, dict) or 'name' not in raw or 'type' not in raw:
+            raise ValueError(f'{where}: every stage is a dict with `name` '
+                             f'and `type`, got {raw!r}')
+        for combo in _expand_foreach(raw, settings, where):
+
+            def resolve(path, combo=combo):
+                head = path.split('.', 1)[0]
+                if head in combo:
+                    return lookup(combo, path)
+                return lookup(settings, path)
+
+            body = substitute(
+                {k: v for k, v in raw.items() if k != 'foreach'}, resolve)
+            name, stage_type = body.pop('name'), body.pop('type')
+            where = f'{source}: stage {name!r}'
+            if not isinstance(name, str) or not NAME.match(name):
+                raise ValueError(f'{where}: a stage name must be letters, '
+                                 'digits, `_`, `-`, `.` (it names a folder)')
+            if any(s.name == name for s in stages):
+                raise ValueError(f'{where}: two stages have this name (a '
+                                 'foreach stage must use its variables in '
+                                 'its name)')
+            if name in settings:
+                raise ValueError(f'{where}: a setting has the same name; '
+                                 '${' + name + '.…} would be ambiguous')
+            check_params(stage_type, body, where)
+            deps = []
+            for ref in references(body):
+                head = ref.split('.', 1)[0]
+                if not any(s.name == head for s in stages):
+                    raise ValueError(
+                        f'{where}: ${{{ref}}} names no setting, foreach '
+                        f'variable or earlier stage {head!r}')
+                if head not in deps:
+                    deps.append(head)
+            stages.append(StageSpec(name, stage_type, body, deps))
+    return stages
+
+
+def load_experiment(path: str,
+                    overrides: Optional[Dict[str, Any]] = None,
+                    work_dir: Optional[str] = None) -> Experiment:
+    """Load an experiment file.
+
+    Args:
+        path (str): The ``.py`` experiment file.
+        overrides (dict, optional): ``key=value`` overrides of settings (as
+            ``--cfg-options``: dotted keys reach into dicts).
+        work_dir (str, optional): Overrides the file's ``work_dir``.
+
+    Returns:
+        Experiment: Settings and expanded stages.
+    """
+    from mmengine.config import Config
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'experiment file not found: {path}')
+    cfg = Config.fromfile(path)
+    if overrides:
+        unknown = [k for k in overrides
+                   if k.split('.', 1)[0] not in cfg and k not in RESERVED]
+        if unknown:
+            raise ValueError(f'{path}: override(s) {unknown} name no '
+                             f'setting of the experiment; settings: '
+                             f'{sorted(k for k in cfg if k not in RESERVED)}')
+        cfg.merge_from_dict(overrides)
+    data = cfg.to_dict()
+    if 'stages' not in data:
+        raise ValueError(f'{path}: an experiment file needs a `stages` list')
+    name = osp.splitext(osp.basename(path))[0]
+    settings = {k: v for k, v in data.items() if k not in RESERVED}
+    settings = substitute(settings, lambda p: lookup(settings, p))
+    stages = expand_stages(data['stages'], settings, path)
+    return Experiment(
+        name=name,
+        path=osp.abspath(path),
+        work_dir=work_dir or data.get('work_dir')
+        or osp.join('work_dirs', 'experiments', name),
+        settings=settings,
+        stages=stages)

@@ -1,0 +1,3 @@
+"""Built-in stage types (importing this registers them)."""
+from . import (command, data, evaluation, features, report,  # noqa: F401
+               training)

@@ -1,0 +1,104 @@
+"""Stages that prepare data: CIFAR-10 class subsets, Fashion-MNIST.
+
+* ``cifar10_subset``: unpacks the CIFAR-10 JPEG tar if needed and writes
+  annotation files (``<path> <label>`` lines, mmpretrain's
+  ``CustomDataset`` format) for chosen classes and images per class ->
+  ``data_root``, ``train_ann``, ``test_ann``, ``classes``.
+* ``fashion_mnist``: unpacks Debian's Fashion-MNIST -> ``data_root``.
+"""
+import os
+import os.path as osp
+import tarfile
+from typing import List, Optional, Sequence
+
+from ..registry import STAGES
+
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
+                   'frog', 'horse', 'ship', 'truck')
+CIFAR10_TAR = osp.join('..', 'shared', 'datasets', 'cifar10-jpg.tar.gz')
+
+
+def unpack_cifar10(root: str, tar_path: str) -> None:
+    """Unpack the CIFAR-10 JPEG tar into ``root`` unless already there."""
+    if all(osp.isdir(osp.join(root, split)) for split in ('train', 'test')):
+        return
+    if not osp.isfile(tar_path):
+        raise FileNotFoundError(
+            f'CIFAR-10 not found: {root} has no train/ and test/, and the '
+            f'tar {tar_path} does not exist')
+    os.makedirs(root, exist_ok=True)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(root, filter='data')
+
+
+def class_subset_lines(split_dir: str, classes: Sequence[str],
+                       per_class: Optional[int]) -> List[str]:
+    """``<class>/<file> <label>`` lines: every ``n // per_class``-th image
+    of each class folder (sorted), labels in the order of ``classes``."""
+    lines = []
+    for label, cls in enumerate(classes):
+        folder = osp.join(split_dir, cls)
+        if not osp.isdir(folder):
+            raise FileNotFoundError(f'class folder not found: {folder}')
+        files = sorted(os.listdir(folder))
+        if per_class is not None:
+            if not 0 < per_class <= len(files):
+                raise ValueError(f'{folder} has {len(files)} images; cannot '
+                                 f'take {per_class}')
+            files = files[::len(files) // per_class][:per_class]
+        lines += [f'{cls}/{name} {label}\n' for name in files]
+    return lines
+
+
+@STAGES.register_module('cifar10_subset')
+def cifar10_subset_stage(ctx,
+                         classes: Sequence[str] = CIFAR10_CLASSES,
+                         num_train_per_class: Optional[int] = None,
+                         num_test_per_class: Optional[int] = None,
+                         root: str = osp.join('data', 'cifar10'),
+                         tar: str = CIFAR10_TAR) -> dict:
+    """Annotation files of a class-balanced CIFAR-10 subset.
+
+    Args:
+        ctx (StageContext): The stage's context.
+        classes (Sequence[str]): Class folder names; label ``i`` is
+            ``classes[i]``.
+        num_train_per_class (int, optional): Train images per class (every
+            ``5000 // n``-th); None takes all.
+        num_test_per_class (int, optional): Test images per class.
+        root (str): Where the JPEG folders are (or are unpacked to).
+        tar (str): The CIFAR-10 JPEG tar.
+
+    Returns:
+        dict: ``data_root``, ``train_ann``, ``test_ann`` (absolute paths),
+        ``classes``, ``num_train``, ``num_test``.
+    """
+    unknown = [c for c in classes if c not in CIFAR10_CLASSES]
+    if unknown:
+        raise ValueError(f'unknown CIFAR-10 classes {unknown}; the classes '
+                         f'are {list(CIFAR10_CLASSES)}')
+    unpack_cifar10(root, tar)
+    outputs = dict(data_root=osp.abspath(root), classes=list(classes))
+    for split, per_class in (('train', num_train_per_class),
+                             ('test', num_test_per_class)):
+        lines = class_subset_lines(osp.join(root, split), classes, per_class)
+        path = ctx.path(f'{split}.txt')
+        with open(path, 'w') as f:
+            f.writelines(lines)
+        outputs[f'{split}_ann'] = path
+        outputs[f'num_{split}'] = len(lines)
+    return outputs
+
+
+@STAGES.register_module('fashion_mnist')
+def fashion_mnist_stage(ctx, root: str = osp.join('data', 'fashion_mnist'),
+                        src: Optional[str] = None) -> dict:
+    """Unpack Fashion-MNIST (Debian ``dataset-fashion-mnist``) to ``root``.
+
+    Returns:
+        dict: ``data_root`` (absolute).
+    """
+    from cf_mm.datasets.fashion_mnist import (DEBIAN_DIR,
+                                              prepare_fashion_mnist)
+    prepare_fashion_mnist(src or DEBIAN_DIR, root)
+    return dict(data_root=osp.abspath(root))

@@ -1,0 +1,143 @@
+"""Stages that evaluate extracted features; each writes a results file.
+
+* ``linear_probe_cached``: a linear classifier trained on the stored
+  features of an ``extract`` stage (:mod:`cf_mm.evaluation.cached_probe`),
+  one per layer -> ``records``.
+* ``knn``: weighted kNN (and 1-NN) on the stored features -> ``records``.
+
+Records are :mod:`cf_mm.evaluation.report` records; ``tags`` adds keys to
+every record (e.g. ``noise=50``, ``series='N_cf K=36'``) for the report's
+curves.
+"""
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from ..registry import STAGES
+from .features import _as_list, extracted_layers, feature_file, label_file
+
+
+def _layers(features: str, layers, split: str) -> list:
+    if layers is None:
+        return extracted_layers(features, split)
+    return _as_list(layers)
+
+
+def _split_data(features: str, split: str, layer: str):
+    feats = np.load(feature_file(features, split, layer))
+    labels = np.load(label_file(features, split))
+    if labels.ndim != 1:
+        raise ValueError(f'{label_file(features, split)}: this evaluation '
+                         'needs (N,) class labels')
+    return feats, labels.astype(np.int64)
+
+
+def _save(ctx, records: list, **meta) -> dict:
+    from cf_mm.evaluation.report import save_records
+    path = ctx.path('records.json')
+    save_records(records, path, **meta)
+    return dict(records=path)
+
+
+@STAGES.register_module('linear_probe_cached')
+def linear_probe_cached_stage(ctx,
+                              features: str,
+                              method: str,
+                              target: str,
+                              layers: Union[str, Sequence[str], None] = None,
+                              train_split: str = 'train',
+                              test_split: str = 'test',
+                              tags: Optional[dict] = None,
+                              **probe_options) -> dict:
+    """Linear probe per layer on an ``extract`` stage's stored features.
+
+    Args:
+        ctx (StageContext): The stage's context.
+        features (str): The ``extract`` stage's folder.
+        method (str): Row name of the records.
+        target (str): Column name of the records.
+        layers (str | Sequence[str], optional): Default: every extracted
+            layer.
+        train_split (str): Split the probe is trained on.
+        test_split (str): Split it is tested on.
+        tags (dict, optional): Extra keys of every record.
+        **probe_options: :func:`cf_mm.evaluation.cached_probe.
+            train_linear_probe` options (``normalize``, ``epochs``, ``lr``,
+            ``milestones``, ...); default the CompRess protocol.
+
+    Returns:
+        dict: ``records`` (results file), ``top1`` (layer -> top-1).
+    """
+    from cf_mm.evaluation.cached_probe import train_linear_probe
+    records, top1 = [], {}
+    for layer in _layers(features, layers, train_split):
+        x_train, y_train = _split_data(features, train_split, layer)
+        x_test, y_test = _split_data(features, test_split, layer)
+        result = train_linear_probe(x_train, y_train, x_test, y_test,
+                                    **probe_options)
+        print(f'{method} | {target} | {layer}: {result}', flush=True)
+        top1[layer] = result['top1']
+        for metric, value in result.items():
+            if metric.startswith('top'):
+                records.append(dict(method=method, target=target,
+                                    layer=layer, metric=metric, value=value,
+                                    **(tags or {})))
+    out = _save(ctx, records, features=features, probe=probe_options)
+    out['top1'] = top1
+    return out
+
+
+@STAGES.register_module('knn')
+def knn_stage(ctx,
+              features: str,
+              method: str,
+              target: str,
+              layers: Union[str, Sequence[str], None] = None,
+              k: int = 200,
+              temperature: float = 0.07,
+              nn_k: int = 1,
+              train_split: str = 'train',
+              test_split: str = 'test',
+              tags: Optional[dict] = None) -> dict:
+    """Weighted kNN (``knn_top1``) and k=``nn_k`` majority (``nn_top1``).
+
+    Args:
+        ctx (StageContext): The stage's context.
+        features (str): The ``extract`` stage's folder (features are
+            L2-normalised by the kNN itself).
+        method (str): Row name of the records.
+        target (str): Column name of the records.
+        layers (str | Sequence[str], optional): Default: every extracted
+            layer.
+        k (int): Neighbours of the weighted vote.
+        temperature (float): Temperature of the weighted vote.
+        nn_k (int): Neighbours of the majority vote (1 = NN).
+        train_split (str): The labelled split.
+        test_split (str): The evaluated split.
+        tags (dict, optional): Extra keys of every record.
+
+    Returns:
+        dict: ``records``, ``top1`` (layer -> weighted kNN top-1).
+    """
+    from cf_mm.evaluation.knn import knn_accuracy
+    records, top1 = [], {}
+    for layer in _layers(features, layers, train_split):
+        x_train, y_train = _split_data(features, train_split, layer)
+        x_test, y_test = _split_data(features, test_split, layer)
+        num_classes = int(max(y_train.max(), y_test.max())) + 1
+        weighted = knn_accuracy(x_train, y_train, x_test, y_test,
+                                k=min(k, len(x_train)), topk=(1, ),
+                                temperature=temperature,
+                                num_classes=num_classes)
+        majority = knn_accuracy(x_train, y_train, x_test, y_test, k=nn_k,
+                                weighting='majority', topk=(1, ),
+                                num_classes=num_classes)
+        top1[layer] = weighted['top1']
+        for metric, value, extra in (('knn_top1', weighted['top1'], k),
+                                     ('nn_top1', majority['top1'], nn_k)):
+            records.append(dict(method=method, target=target, layer=layer,
+                                metric=metric, value=value, k=extra,
+                                **(tags or {})))
+    out = _save(ctx, records, features=features, k=k, nn_k=nn_k)
+    out['top1'] = top1
+    return out

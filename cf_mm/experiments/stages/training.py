@@ -1,0 +1,141 @@
+"""Stages that train a network with the mmengine Runner.
+
+* ``train``: any config (N_pre, N_pre 2x, a distillation student, an N_cf on
+  label files) -> ``checkpoint``, ``config`` (the config as trained).
+* ``clusterfit``: a config with one ``ClusterFitHook``; the stage points the
+  hook at N_pre and sets K in the hook and in the head -> ``checkpoint``,
+  ``config``, ``clusters`` (the hook's ``labels.npy`` / ``summary.json``).
+* ``linear_probe``: a linear-probe config on a frozen backbone loaded from
+  ``checkpoint``, trained and evaluated by the Runner -> ``records``.
+"""
+import os.path as osp
+from typing import Optional
+
+from ..registry import STAGES
+
+HOOK_TYPE = 'ClusterFitHook'
+
+
+def _prepare(ctx, config: str, options: Optional[dict]):
+    from cf_mm.apis import load_config
+    cfg = load_config(config, work_dir=ctx.work_dir, cfg_options=options)
+    return cfg
+
+
+def _train(ctx, cfg) -> dict:
+    """Dump the config as trained, train, return checkpoint and config."""
+    from cf_mm.apis import train
+    config_file = ctx.path('config.py')
+    cfg.dump(config_file)
+    train(cfg)
+    pointer = ctx.path('last_checkpoint')
+    if not osp.isfile(pointer):
+        raise RuntimeError(f'training wrote no checkpoint into {ctx.work_dir}'
+                           ' (is a CheckpointHook configured?)')
+    with open(pointer) as f:
+        checkpoint = f.read().strip()
+    if not osp.isfile(checkpoint):
+        raise RuntimeError(f'{pointer} names a missing file {checkpoint}')
+    return dict(checkpoint=osp.abspath(checkpoint), config=config_file)
+
+
+@STAGES.register_module('train')
+def train_stage(ctx, config: str, options: Optional[dict] = None) -> dict:
+    """Train ``config`` (with ``options`` as ``--cfg-options``).
+
+    Args:
+        ctx (StageContext): The stage's context (work dir = Runner work dir).
+        config (str): mmengine/mmpretrain config file.
+        options (dict, optional): Dotted-key overrides.
+
+    Returns:
+        dict: ``checkpoint`` (last one), ``config`` (the merged config as
+        trained, loadable for extraction).
+    """
+    return _train(ctx, _prepare(ctx, config, options))
+
+
+@STAGES.register_module('clusterfit')
+def clusterfit_stage(ctx,
+                     config: str,
+                     pretrained_config: str,
+                     pretrained_checkpoint: str,
+                     num_clusters: int,
+                     options: Optional[dict] = None,
+                     hook_options: Optional[dict] = None) -> dict:
+    """ClusterFit N_cf through the ``ClusterFitHook`` of ``config``.
+
+    Args:
+        ctx (StageContext): The stage's context.
+        config (str): N_cf config with exactly one ``ClusterFitHook``.
+        pretrained_config (str): N_pre's config (e.g. ``${npre.config}``).
+        pretrained_checkpoint (str): N_pre's checkpoint.
+        num_clusters (int): K; also set as the head's ``num_classes`` (and
+            the data preprocessor's, if it has one).
+        options (dict, optional): Further dotted-key overrides.
+        hook_options (dict, optional): Further hook arguments.
+
+    Returns:
+        dict: ``checkpoint``, ``config``, ``clusters`` (directory of the
+        hook's ``labels.npy``, ``centroids.npy``, ``summary.json``).
+    """
+    cfg = _prepare(ctx, config, options)
+    hooks = [h for h in cfg.get('custom_hooks') or []
+             if h.get('type') == HOOK_TYPE]
+    if len(hooks) != 1:
+        raise ValueError(f'{config}: the clusterfit stage needs exactly one '
+                         f'{HOOK_TYPE} in custom_hooks, found {len(hooks)}')
+    hook = hooks[0]
+    hook.update(pretrained_config=pretrained_config,
+                pretrained_checkpoint=pretrained_checkpoint,
+                num_clusters=int(num_clusters), **(hook_options or {}))
+    cfg.model.head.num_classes = int(num_clusters)
+    if 'num_classes' in (cfg.model.get('data_preprocessor') or {}):
+        cfg.model.data_preprocessor.num_classes = int(num_clusters)
+    outputs = _train(ctx, cfg)
+    outputs['clusters'] = ctx.path('clusterfit',
+                                   hook.get('task_name') or 'default')
+    return outputs
+
+
+@STAGES.register_module('linear_probe')
+def linear_probe_stage(ctx,
+                       config: str,
+                       checkpoint: Optional[str],
+                       method: str,
+                       target: str,
+                       options: Optional[dict] = None,
+                       tags: Optional[dict] = None) -> dict:
+    """Runner-based linear probe of a frozen backbone.
+
+    The probe config loads the backbone through
+    ``model.backbone.init_cfg.checkpoint``; its validation loop (run after
+    the last epoch) gives the accuracies, read back from the work dir by
+    :func:`cf_mm.evaluation.report.records_from_work_dir`.
+
+    Args:
+        ctx (StageContext): The stage's context.
+        config (str): Probe config (single- or multi-layer head).
+        checkpoint (str | None): Network to probe (None: random init).
+        method (str): Row name of the records.
+        target (str): Column name of the records.
+        options (dict, optional): Dotted-key overrides.
+        tags (dict, optional): Extra keys of every record (e.g. noise=50).
+
+    Returns:
+        dict: ``records`` (results file), ``top1`` (best layer's top-1).
+    """
+    from cf_mm.evaluation.report import records_from_work_dir, save_records
+    options = dict(options or {})
+    if checkpoint is not None:
+        options['model.backbone.init_cfg.checkpoint'] = checkpoint
+    else:
+        options['model.backbone.init_cfg'] = None
+    cfg = _prepare(ctx, config, options)
+    _train(ctx, cfg)
+    records = [dict(r, **(tags or {}))
+               for r in records_from_work_dir(ctx.work_dir, method, target)]
+    out = ctx.path('records.json')
+    save_records(records, out, checkpoint=checkpoint, config=config)
+    top1 = [r['value'] for r in records if r['metric'] == 'top1']
+    return dict(records=out, top1=max(top1) if top1 else None)
