@@ -30,7 +30,8 @@ import logging
 import os
 import os.path as osp
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence
+from typing import (Dict, Iterator, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 import torch
@@ -268,31 +269,32 @@ def probe_pooled_layers(model: nn.Module, layers: Sequence[str],
         delattr(model.backbone, attr)
 
 
-def extract_split(model: nn.Module, data_cfg: Config, split: str,
-                  layers: Sequence[str], batch_size: int, num_workers: int,
-                  pooling: str = 'global',
-                  target_dims: int = DEFAULT_TARGET_DIMS) -> SplitInputs:
-    """Raw features of every layer, labels and class names of one split.
+def extract_view_features(model: nn.Module, view, layers: Sequence[str],
+                          batch_size: int, num_workers: int,
+                          pooling: str = 'global',
+                          target_dims: int = DEFAULT_TARGET_DIMS,
+                          l2_normalize: bool = False
+                          ) -> Dict[str, np.ndarray]:
+    """Features of every layer of a dataset view, rows in dataset order.
 
     Args:
         model (nn.Module): The model (eval mode, on its device).
-        data_cfg (Config): Config with the split's dataloader.
-        split (str): ``'train'``, ``'val'`` or ``'test'`` dataloader.
+        view (Dataset): Samples under a deterministic pipeline (e.g. a
+            :func:`build_extraction_dataset` view).
         layers (Sequence[str]): Layers to extract.
         batch_size (int): Images per forward pass.
         num_workers (int): Dataloader workers.
         pooling (str): ``'global'`` or ``'probe'``.
         target_dims (int): Pooled dims with ``'probe'``.
+        l2_normalize (bool): L2-normalise each pooled feature.
 
     Returns:
-        SplitInputs: Features (rows in dataset order), labels, classes.
+        dict: Layer name -> ``(N, D)`` float32 array.
     """
-    from cf_mm.features.extract import (build_extraction_dataset,
-                                        extract_features)
+    from cf_mm.features.extract import extract_features
     if pooling not in ('global', 'probe'):
         raise ValueError(f"pooling must be 'global' or 'probe', got "
                          f'{pooling!r}')
-    view = build_extraction_dataset(data_cfg, split)
     loader = DataLoader(
         view,
         batch_size=batch_size,
@@ -300,19 +302,39 @@ def extract_split(model: nn.Module, data_cfg: Config, split: str,
         shuffle=False,
         collate_fn=default_collate)
     print_log(f'extracting {list(layers)} ({pooling} pooling) of {len(view)} '
-              f'images of the {split} dataloader', logger='current')
+              'images', logger='current')
     if pooling == 'global':
-        feats = extract_features(model, loader, layers=layers,
-                                 l2_normalize=False, progress=True)
-    else:
-        with probe_pooled_layers(model, layers, target_dims) as names:
-            pooled = extract_features(model, loader,
-                                      layers=list(names.values()),
-                                      l2_normalize=False, progress=True)
-        feats = {layer: pooled[name] for layer, name in names.items()}
-    classes = view.dataset.metainfo.get('classes')
-    return SplitInputs(feats, dataset_labels(view.dataset),
-                       tuple(classes) if classes else None)
+        return extract_features(model, loader, layers=layers,
+                                l2_normalize=l2_normalize, progress=True)
+    with probe_pooled_layers(model, layers, target_dims) as names:
+        pooled = extract_features(model, loader, layers=list(names.values()),
+                                  l2_normalize=l2_normalize, progress=True)
+    return {layer: pooled[name] for layer, name in names.items()}
+
+
+def extract_split(model: nn.Module, data_cfg: Config, split: str,
+                  layers: Sequence[str], batch_size: int, num_workers: int,
+                  pooling: str = 'global',
+                  target_dims: int = DEFAULT_TARGET_DIMS,
+                  l2_normalize: bool = True
+                  ) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
+    """Features of every layer and labels of one split of a data config.
+
+    Args:
+        model, layers, batch_size, num_workers, pooling, target_dims,
+        l2_normalize: See :func:`extract_view_features`.
+        data_cfg (Config): Config with the split's dataloader.
+        split (str): ``'train'``, ``'val'`` or ``'test'`` dataloader.
+
+    Returns:
+        tuple: Layer -> ``(N, D)`` features (dataset order), labels.
+    """
+    from cf_mm.features.extract import build_extraction_dataset
+    view = build_extraction_dataset(data_cfg, split)
+    feats = extract_view_features(model, view, layers, batch_size,
+                                  num_workers, pooling, target_dims,
+                                  l2_normalize)
+    return feats, dataset_labels(view.dataset)
 
 
 # ------------------------------------------------------------------- inputs
@@ -382,7 +404,8 @@ def _inputs_from_model(args, splits, layers) -> Dict[str, SplitInputs]:
     from mmengine.registry import init_default_scope
     from mmengine.runner import set_random_seed
 
-    from cf_mm.features.extract import build_extraction_model
+    from cf_mm.features.extract import (build_extraction_dataset,
+                                        build_extraction_model)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     set_random_seed(args.seed)
     model = build_extraction_model(args.config, args.checkpoint, device)
@@ -400,10 +423,16 @@ def _inputs_from_model(args, splits, layers) -> Dict[str, SplitInputs]:
         if args.cfg_options:
             data_cfg.merge_from_dict(args.cfg_options)
         init_default_scope(data_cfg.get('default_scope', 'mmpretrain'))
-        out[split] = extract_split(model, data_cfg,
-                                   getattr(args, f'{split}_split'), layers,
-                                   args.batch_size, args.num_workers,
-                                   args.pooling, args.target_dims)
+        dataloader = getattr(args, f'{split}_split')
+        view = build_extraction_dataset(data_cfg, dataloader)
+        print_log(f'{split} split: {dataloader}_dataloader of {path}',
+                  logger='current')
+        feats = extract_view_features(model, view, layers, args.batch_size,
+                                      args.num_workers, args.pooling,
+                                      args.target_dims, l2_normalize=False)
+        classes = view.dataset.metainfo.get('classes')
+        out[split] = SplitInputs(feats, dataset_labels(view.dataset),
+                                 tuple(classes) if classes else None)
     if args.save_features:
         save_features(out, args.save_features)
     return out
