@@ -5,28 +5,23 @@
 custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
 default_scope = 'mmpretrain'
 
-cifar10_root = 'data/cifar10'
-cifar10_eval_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='PackInputs'),
-]
+cifar10_dataset = dict(
+    type='CustomDataset',
+    data_root='data/cifar10',
+    pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')])
+cifar10_loader = dict(
+    batch_size=256,
+    num_workers=2,
+    sampler=dict(type='DefaultSampler', shuffle=False))
 train_dataloader = dict(
-    batch_size=256,
-    num_workers=2,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    **cifar10_loader,
     dataset=dict(
-        type='CustomDataset',
-        data_root=cifar10_root,
+        **cifar10_dataset,
         data_prefix='train',
-        indices=list(range(0, 50000, 5)),
-        pipeline=cifar10_eval_pipeline))
+        indices=list(range(0, 50000, 5))))
 test_dataloader = dict(
-    batch_size=256,
-    num_workers=2,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    **cifar10_loader,
     dataset=dict(
-        type='CustomDataset',
-        data_root=cifar10_root,
+        **cifar10_dataset,
         data_prefix='test',
-        indices=list(range(0, 10000, 5)),
-        pipeline=cifar10_eval_pipeline))
+        indices=list(range(0, 10000, 5))))
