@@ -15,17 +15,23 @@ def test_yields_every_item_in_order():
 
 def test_producer_runs_at_most_depth_plus_one_ahead():
     produced = []
+    blocked = threading.Event()
 
     def source():
         for i in range(100):
             produced.append(i)
+            if i == 3:
+                blocked.set()  # item 3 produced: the buffer is full now
             yield i
 
     items = prefetch_in_thread(source(), depth=2)
     assert next(items) == 0
-    time.sleep(0.3)  # give the thread every chance to run ahead
+    # Wait (without a deadline that a busy machine could miss) until the
+    # thread has filled the buffer, then give it time to overrun it.
+    assert blocked.wait(timeout=60)
+    time.sleep(0.2)
     # Consumed 1; 2 wait in the buffer; 1 more may be produced and blocked.
-    assert len(produced) <= 1 + 2 + 1
+    assert len(produced) == 1 + 2 + 1
     assert list(items) == list(range(1, 100))
 
 
@@ -52,15 +58,21 @@ def test_closing_early_stops_the_thread():
 
 
 def test_overlaps_production_with_consumption():
-    # Producer and consumer each sleep 50 ms per item (sleep releases the
-    # GIL, as torch and faiss kernels do): overlapped, 8 items take about
-    # 8 x 50 ms, one after the other 8 x 100 ms.
+    """While the consumer works on item i, the thread produces item i + 1.
+
+    Shown with events rather than wall time: the consumer holds item 0 until
+    the producer has started item 1, which only a producer running ahead
+    (in another thread) can do. A generous timeout turns a hang into a
+    failure; a loaded machine only makes the wait longer."""
+    started = [threading.Event() for _ in range(4)]
+
     def source():
-        for i in range(8):
-            time.sleep(0.05)
+        for i in range(4):
+            started[i].set()
             yield i
 
-    tic = time.perf_counter()
-    for _ in prefetch_in_thread(source()):
-        time.sleep(0.05)
-    assert time.perf_counter() - tic < 0.7
+    for item in prefetch_in_thread(source(), depth=1):
+        if item + 1 < len(started):
+            assert started[item + 1].wait(timeout=60), (
+                f'item {item + 1} was not produced while item {item} was '
+                'being consumed')

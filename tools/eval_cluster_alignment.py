@@ -14,8 +14,9 @@ Examples:
 import argparse
 
 from cf_mm.evaluation.cluster_alignment import cluster_alignment
-from cf_mm.evaluation.inputs import (add_input_args, finish, load_inputs,
-                                     record, require_single_label)
+from cf_mm.evaluation.inputs import (add_input_args, finish,
+                                     init_tool_logger, load_inputs, record,
+                                     require_single_label)
 
 
 def parse_args() -> argparse.Namespace:
@@ -25,17 +26,16 @@ def parse_args() -> argparse.Namespace:
                         help='k of k-means (default: number of classes)')
     parser.add_argument('--niter', type=int, default=50)
     parser.add_argument('--nredo', type=int, default=1)
-    parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    init_tool_logger('eval_cluster_alignment')
     inputs = load_inputs(args)
-    train_feats, train_labels = inputs['train']
-    test_feats, test_labels = inputs['test']
-    train_labels = require_single_label(train_labels, 'train')
-    test_labels = require_single_label(test_labels, 'test')
+    train_feats, test_feats = inputs['train'].feats, inputs['test'].feats
+    train_labels = require_single_label(inputs['train'].labels, 'train')
+    test_labels = require_single_label(inputs['test'].labels, 'test')
     records = []
     for layer in train_feats:
         result = cluster_alignment(

@@ -7,14 +7,21 @@ accuracy of CompRess (``nn_top1``).
 Examples:
     python tools/eval_knn.py --config configs/benchmarks/linear-multilayer_resnet18-w16_1xb256-steplr-12e_fmnist.py \
         --checkpoint work_dirs/demo/clusterfit/epoch_4.pth --layers res4,res5 \
-        --method "RotNet N_cf" --target fmnist --out work_dirs/results/knn_ncf.json
-    python tools/eval_knn.py --train-feats train_res5.npy --train-labels train_labels.npy \
-        --test-feats test_res5.npy --test-labels test_labels.npy --layers res5
+        --method "RotNet N_cf" --target fmnist --out work_dirs/results/knn_ncf.json \
+        --save-features work_dirs/feats/ncf
+    # the same features again, every saved layer in one call:
+    python tools/eval_knn.py --feature-dir work_dirs/feats/ncf
+    # random-init floor: the initial weights drawn with --seed
+    python tools/eval_knn.py --config CONFIG --layers res4,res5 --seed 1
+    python tools/eval_knn.py --train-feats train_res4.npy train_res5.npy \
+        --train-labels train_labels.npy --test-feats test_res4.npy test_res5.npy \
+        --test-labels test_labels.npy --layers res4,res5
 """
 import argparse
 
-from cf_mm.evaluation.inputs import (add_input_args, finish, load_inputs,
-                                     record, require_single_label)
+from cf_mm.evaluation.inputs import (add_input_args, finish,
+                                     init_tool_logger, load_inputs, record,
+                                     require_single_label)
 from cf_mm.evaluation.knn import knn_accuracy
 
 
@@ -33,11 +40,11 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    init_tool_logger('eval_knn')
     inputs = load_inputs(args)
-    train_feats, train_labels = inputs['train']
-    test_feats, test_labels = inputs['test']
-    train_labels = require_single_label(train_labels, 'train')
-    test_labels = require_single_label(test_labels, 'test')
+    train_feats, test_feats = inputs['train'].feats, inputs['test'].feats
+    train_labels = require_single_label(inputs['train'].labels, 'train')
+    test_labels = require_single_label(inputs['test'].labels, 'test')
     num_classes = int(max(train_labels.max(), test_labels.max())) + 1
     records = []
     for layer in train_feats:

@@ -1,6 +1,8 @@
 """VOC07-style linear SVM benchmark (mAP) on frozen features.
 
-Per layer: L2-normalised features, one-vs-rest LinearSVC per class with the
+Per layer: features average-pooled to about 9,000 dims (``--pooling probe``,
+the default: the per-layer pooling of Goyal et al. 2019 that ClusterFit
+follows; ``--pooling global`` for globally pooled ones), L2-normalised, one-vs-rest LinearSVC per class with the
 cost chosen by 3-fold cross-validation over the 26 costs of Goyal et al. 2019,
 VOC "all points" test AP with difficult labels ignored (metric ``mAP``).
 With ``--low-shot-k``, also the low-shot variant: k positives per class,
@@ -14,7 +16,8 @@ one-vs-rest.
 Examples:
     python tools/eval_svm.py --config N_CF_CONFIG --checkpoint N_CF.pth \
         --data-config configs/benchmarks/_base_/voc07_svm_data.py \
-        --layers conv1,res2,res3,res4,res5 --target VOC07 --out svm.json
+        --layers conv1,res2,res3,res4,res5 --pooling probe --target VOC07 \
+        --out svm.json
     python tools/eval_svm.py --train-feats tr.npy --train-labels tr_targets.npy \
         --test-feats te.npy --test-labels te_targets.npy --costs 0.01,0.1,1
 """
@@ -23,13 +26,13 @@ import argparse
 import numpy as np
 
 from cf_mm.evaluation.inputs import (add_input_args, as_multilabel, finish,
-                                     load_inputs, record)
+                                     init_tool_logger, load_inputs, record)
 from cf_mm.evaluation.svm import VOC07_COSTS, low_shot_svm_map, svm_map
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    add_input_args(parser)
+    add_input_args(parser, default_pooling='probe')
     parser.add_argument('--costs', default=None,
                         help='comma-separated costs (default: the 26 costs '
                         'of the VOC07 benchmark)')
@@ -41,7 +44,6 @@ def parse_args() -> argparse.Namespace:
                         help='comma-separated k values, e.g. '
                         '1,2,4,8,16,32,64,96')
     parser.add_argument('--low-shot-samples', type=int, default=5)
-    parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
 
 
@@ -49,9 +51,10 @@ def main() -> None:
     args = parse_args()
     costs = ([float(c) for c in args.costs.split(',')]
              if args.costs else VOC07_COSTS)
+    logger = init_tool_logger('eval_svm')
     inputs = load_inputs(args)
-    train_feats, train_labels = inputs['train']
-    test_feats, test_labels = inputs['test']
+    train_feats, train_labels = inputs['train'].feats, inputs['train'].labels
+    test_feats, test_labels = inputs['test'].feats, inputs['test'].labels
     num_classes = None
     if np.ndim(train_labels) == 1:
         num_classes = int(max(train_labels.max(), test_labels.max())) + 1
@@ -59,6 +62,8 @@ def main() -> None:
     test_targets = as_multilabel(test_labels, num_classes)
     records = []
     for layer in train_feats:
+        logger.info('SVMs on %s (%d x %d train features, %d classes)', layer,
+                    *train_feats[layer].shape, train_targets.shape[1])
         result = svm_map(train_feats[layer], train_targets, test_feats[layer],
                          test_targets, costs=costs, cv_folds=args.cv_folds,
                          difficult_in_train=args.difficult_in_train,

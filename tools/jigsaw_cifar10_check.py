@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import torch
+from mmengine.config import DictAction
 
 from cf_mm.apis import load_config
 
@@ -39,6 +40,9 @@ def parse_args() -> argparse.Namespace:
                         help='evaluate this checkpoint instead of training')
     parser.add_argument('--eval-seed', type=int, default=0,
                         help='seed of the held-out puzzles')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='config overrides, e.g. '
+                        'model.standardize_patches=True')
     return parser.parse_args()
 
 
@@ -65,6 +69,7 @@ def main() -> dict:
             'param_scheduler.1.end': args.iters,
             'param_scheduler.1.T_max': args.iters - 50,
         })
+    options.update(args.cfg_options or {})
     cfg = load_config(args.config, work_dir=args.work_dir, cfg_options=options)
 
     from mmengine.runner import Runner
@@ -106,7 +111,8 @@ def main() -> dict:
         chance_top5=500.0 / num_permutations,
         train_seconds=train_s,
         eval_seconds=round(eval_s, 1),
-        torch_threads=torch.get_num_threads())
+        torch_threads=torch.get_num_threads(),
+        cfg_options=args.cfg_options)
     out = osp.join(args.work_dir, 'jigsaw_cifar10_check.json')
     with open(out, 'w') as f:
         json.dump(result, f, indent=2)

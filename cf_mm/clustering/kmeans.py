@@ -25,6 +25,11 @@ picks them from the training sample), so the same seed and features give the
 same labels. Empty clusters are refilled by splitting a large cluster, as
 faiss does.
 
+The steps of :func:`kmeans` are named functions here (backend choice,
+validation, sampling, initialisation, training, statistics); initialisers
+live in :mod:`.initialization`, Lloyd iterations in :mod:`.lloyd`,
+torch.distributed helpers in :mod:`.distributed`.
+
 This module imports no mm* package.
 """
 import logging
@@ -33,65 +38,15 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .assign import (BACKENDS, TorchNearest, assign, check_centroids,
-                     make_nearest, resolve_device)
+from .assign import BACKENDS, assign, check_centroids
+from .distributed import DistContext
+from .initialization import INITS, kmeans_plusplus_init, random_init
+from .lloyd import lloyd_faiss, lloyd_torch, streaming_lloyd
 from .results import KMeansResult, size_stats_from_counts
 from .sampling import split_sample_sizes
-from .sources import (as_feature_source, check_finite,
-                      iter_checked_chunks)
+from .sources import as_feature_source, check_finite
 
-INITS = ('random', 'k-means++')
-# Relative perturbation that separates the two halves of a split cluster
-# (faiss uses the same value).
-SPLIT_EPS = 1.0 / 1024
-
-
-class DistContext:
-    """torch.distributed helpers, or no-ops in a single process.
-
-    Args:
-        enabled (bool): Use the default process group.
-    """
-
-    def __init__(self, enabled: bool = False):
-        import torch
-        self.enabled = enabled
-        self.rank, self.world_size = 0, 1
-        self.comm_device = torch.device('cpu')
-        if enabled:
-            import torch.distributed as dist
-            if not (dist.is_available() and dist.is_initialized()):
-                raise RuntimeError(
-                    'distributed=True needs an initialised torch.distributed '
-                    'process group (call init_process_group first)')
-            self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
-            if dist.get_backend() == 'nccl':
-                self.comm_device = torch.device(
-                    'cuda', torch.cuda.current_device())
-
-    def all_reduce(self, tensor):
-        """Sum ``tensor`` over ranks, in place; returns it."""
-        if not self.enabled:
-            return tensor
-        import torch.distributed as dist
-        if tensor.device == self.comm_device:
-            dist.all_reduce(tensor)
-        else:
-            moved = tensor.to(self.comm_device)
-            dist.all_reduce(moved)
-            tensor.copy_(moved)
-        return tensor
-
-    def all_gather_int(self, value: int) -> List[int]:
-        if not self.enabled:
-            return [int(value)]
-        import torch
-        import torch.distributed as dist
-        mine = torch.tensor([int(value)], dtype=torch.int64,
-                            device=self.comm_device)
-        every = [torch.zeros_like(mine) for _ in range(self.world_size)]
-        dist.all_gather(every, mine)
-        return [int(t.item()) for t in every]
+__all__ = ['kmeans', 'random_init', 'kmeans_plusplus_init', 'DistContext']
 
 
 def _logger(verbose: bool, logger: Optional[logging.Logger]
@@ -118,312 +73,113 @@ def _check_num_clusters(num_clusters, num_points: int, what: str) -> int:
     return num_clusters
 
 
-# --------------------------------------------------------------- initialisers
-def random_init(train: np.ndarray, num_clusters: int, seed: int,
-                dist: Optional[DistContext] = None) -> np.ndarray:
-    """K distinct training points chosen with ``seed``.
-
-    Under ``dist`` the points are chosen among the concatenation of every
-    rank's training rows (rank order), so the result equals the single-process
-    one when the ranks' rows concatenate to the single-process data.
-    """
-    import torch
-    dist = dist or DistContext(False)
-    sizes = dist.all_gather_int(len(train))
-    offset = sum(sizes[:dist.rank])
-    picks = np.random.default_rng(seed).choice(
-        sum(sizes), num_clusters, replace=False)
-    init = np.zeros((num_clusters, train.shape[1]), dtype=np.float32)
-    mine = (picks >= offset) & (picks < offset + len(train))
-    init[mine] = train[picks[mine] - offset]
-    if dist.enabled:
-        # Exactly one rank contributes each row: the sum is exact.
-        init = dist.all_reduce(torch.from_numpy(init)).numpy()
-    return init
+# ------------------------------------------------------------ named steps
+def choose_backend(backend: str, distributed: bool) -> str:
+    """``'faiss'`` or ``'torch'``: ``'auto'`` is faiss, torch when
+    distributed (faiss clusters in one process)."""
+    if backend not in BACKENDS:
+        raise ValueError(f'unknown backend {backend!r}: use one of '
+                         f'{BACKENDS}')
+    if distributed:
+        if backend == 'faiss':
+            raise ValueError("distributed k-means runs on the 'torch' "
+                             "backend (faiss clusters in one process)")
+        return 'torch'
+    return 'faiss' if backend == 'auto' else backend
 
 
-def kmeans_plusplus_init(train: np.ndarray, num_clusters: int,
-                         seed: int) -> np.ndarray:
-    """Greedy k-means++ seeding on the training sample.
-
-    Each new centroid is the best (lowest resulting potential) of
-    ``2 + log K`` candidates drawn with probability proportional to the
-    squared distance to the nearest chosen centroid, as in scikit-learn:
-    plain D^2 sampling often puts two seeds in one cluster in high
-    dimension. Costs O(n K D log K): meant for small K.
-    """
-    rng = np.random.default_rng([seed, 2])
-    num = len(train)
-    trials = 2 + int(np.log(num_clusters))
-    sq_norms = np.einsum('ij,ij->i', train, train, dtype=np.float64)
-
-    def sq_dist_to(rows: np.ndarray) -> np.ndarray:
-        centers = train[rows]
-        d2 = (sq_norms[:, None] - 2.0 * (train @ centers.T) +
-              sq_norms[rows][None, :])
-        return np.maximum(d2, 0.0)
-
-    chosen = [int(rng.integers(num))]
-    closest = sq_dist_to(np.array(chosen))[:, 0]
-    for _ in range(1, num_clusters):
-        total = closest.sum()
-        if total <= 0:  # fewer distinct points than K: any unused point
-            unused = np.setdiff1d(np.arange(num), chosen)
-            row = int(rng.choice(unused))
-            chosen.append(row)
-            continue
-        cands = np.searchsorted(np.cumsum(closest),
-                                rng.random(trials) * total, side='right')
-        cands = np.minimum(cands, num - 1)
-        merged = np.minimum(closest[:, None], sq_dist_to(cands))
-        best = int(merged.sum(axis=0).argmin())
-        chosen.append(int(cands[best]))
-        closest = merged[:, best]
-    return np.ascontiguousarray(train[chosen], dtype=np.float32)
+def check_schedule(num_iters: int, num_full_iters: int,
+                   chunk_size: int) -> None:
+    """Iteration counts and chunk size of a run."""
+    if int(num_iters) < 1:
+        raise ValueError(f'num_iters must be at least 1, got {num_iters}')
+    if int(num_full_iters) < 0 or int(chunk_size) < 1:
+        raise ValueError('num_full_iters must be >= 0 and chunk_size >= 1')
 
 
-# ------------------------------------------------------------------ updating
-class FaissSplitRandom:
-    """The random stream faiss uses to split empty clusters.
-
-    faiss draws ``std::mt19937(1234)`` floats ``mt() / float(mt.max())``,
-    restarting from the same seed at every iteration; numpy's legacy
-    ``RandomState`` seeds MT19937 the same way, so the torch backend makes
-    the same split choices as faiss.
-    """
-
-    def __init__(self, seed: int = 1234, buffer: int = 4096):
-        self.state = np.random.RandomState(seed)
-        self.buffer = buffer
-        self.values = np.empty(0, dtype=np.float32)
-        self.pos = 0
-
-    def next(self) -> np.float32:
-        if self.pos == len(self.values):
-            raw = self.state.randint(0, 2**32, size=self.buffer,
-                                     dtype=np.uint64).astype(np.float32)
-            self.values = raw / np.float32(2**32 - 1)
-            self.pos = 0
-        self.pos += 1
-        return self.values[self.pos - 1]
+def resolve_init(init: Union[str, np.ndarray],
+                 init_centroids: Optional[np.ndarray],
+                 distributed: bool) -> Tuple[str, Optional[np.ndarray]]:
+    """``(kind, centroids)``: kind is ``'array'`` (given centroids),
+    ``'random'`` or ``'k-means++'``."""
+    if isinstance(init, np.ndarray):
+        return 'array', init
+    if init_centroids is not None:
+        return 'array', init_centroids
+    if init not in INITS:
+        raise ValueError(f'unknown init {init!r}: use one of {INITS} or an '
+                         'array of centroids')
+    if init == 'k-means++' and distributed:
+        raise ValueError("init='k-means++' is single-process only; pass "
+                         "init_centroids or use init='random'")
+    return init, None
 
 
-def update_centroids(sums, counts, previous, spherical: bool,
-                     num_train: int):
-    """New centroids from per-cluster sums and counts (torch tensors).
-
-    Empty clusters take over half of a non-empty cluster exactly as faiss's
-    ``split_clusters`` does: clusters are visited cyclically from 0, and
-    cluster ``j`` is taken with probability ``(size_j - 1) / (n - K)``; the
-    chosen centroid is copied and both copies are pushed apart by a relative
-    ``SPLIT_EPS`` with alternating signs per dimension.
-
-    Args:
-        sums (torch.Tensor): ``(K, D)`` float64 sums of assigned points.
-        counts (torch.Tensor): ``(K,)`` int64 sizes.
-        previous (torch.Tensor): ``(K, D)`` float32 current centroids.
-        spherical (bool): L2-normalise the result.
-        num_train (int): Number of points the counts are over (all ranks).
+def training_sample(source, sizes: List[int],
+                    max_train_points: Optional[int], seed: int,
+                    dist: DistContext, keep_float16: bool
+                    ) -> Tuple[np.ndarray, int]:
+    """This rank's share of a seeded global uniform sample (all points when
+    ``max_train_points`` is None or not smaller than N).
 
     Returns:
-        tuple: ``(K, D)`` float32 centroids and the number of splits.
+        tuple: The rank's training rows and the global sample size.
     """
+    num_total = sum(sizes)
+    source.check_finite()
+    if max_train_points is not None and max_train_points < num_total:
+        local = split_sample_sizes(sizes, int(max_train_points),
+                                   seed)[dist.rank]
+        sample_seed = [seed, dist.rank] if dist.enabled else seed
+        train = source.sample(int(local), sample_seed, keep_float16)
+        num_train = int(max_train_points)
+    else:
+        train, num_train = source.read_all(keep_float16), num_total
+    check_finite(train, source.name)
+    return train, num_train
+
+
+def initial_centroids(kind: str, given: Optional[np.ndarray],
+                      train: np.ndarray, num_clusters: int, dim: int,
+                      seed: int, dist: DistContext) -> np.ndarray:
+    """``(K, D)`` starting centroids of the kind :func:`resolve_init`
+    chose."""
+    if kind == 'array':
+        start = check_centroids(given, dim)
+        if start.shape[0] != num_clusters:
+            raise ValueError(f'init_centroids has {start.shape[0]} rows, '
+                             f'expected num_clusters={num_clusters}')
+        return start
+    if kind == 'k-means++':
+        return kmeans_plusplus_init(
+            np.asarray(train, dtype=np.float32), num_clusters, seed)
+    return random_init(train, num_clusters, seed, dist)
+
+
+def train_centroids(backend: str, train: np.ndarray, start: np.ndarray,
+                    num_iters: int, spherical: bool, seed: int,
+                    dist: DistContext, log: Callable[[str], None],
+                    kernel: dict) -> Tuple[np.ndarray, List[float]]:
+    """Lloyd iterations on the training sample with the chosen backend."""
+    if backend == 'faiss':
+        return lloyd_faiss(train, start, num_iters, spherical, seed,
+                           log=log, gpu=kernel['gpu'])
+    return lloyd_torch(
+        train, start, num_iters, spherical, seed, dist=dist, log=log,
+        device=kernel['device'], precision=kernel['precision'],
+        recheck=kernel['recheck'], block_elements=kernel['block_elements'])
+
+
+def global_statistics(labels: np.ndarray, dists: np.ndarray,
+                      num_clusters: int, dist: DistContext
+                      ) -> Tuple[Dict[str, float], float]:
+    """Cluster-size statistics and final objective over all ranks."""
     import torch
-    import torch.nn.functional as F
-    means = sums / counts.clamp_min(1).to(sums.dtype)[:, None]
-    centroids = torch.where((counts > 0)[:, None], means,
-                            previous.to(sums.dtype)).float()
-    sizes = counts.cpu().numpy().astype(np.float32)
-    empty = np.nonzero(sizes == 0)[0]
-    num_clusters = len(sizes)
-    if len(empty) and num_train > num_clusters:
-        sign = torch.ones(centroids.shape[1], device=centroids.device)
-        sign[1::2] = -1
-        rng = FaissSplitRandom()
-        denom = float(np.float32(num_train - num_clusters))
-        for target in empty:
-            source = 0
-            # float32 arithmetic as in faiss, so that choices coincide.
-            while not rng.next() < np.float32(
-                    (float(sizes[source]) - 1.0) / denom):
-                source = (source + 1) % num_clusters
-            base = centroids[source].clone()
-            centroids[target] = base * (1 + SPLIT_EPS * sign)
-            centroids[source] = base * (1 - SPLIT_EPS * sign)
-            sizes[target] = sizes[source] / np.float32(2)
-            sizes[source] -= sizes[target]
-    if spherical:
-        centroids = F.normalize(centroids, dim=1)
-    return centroids, len(empty)
-
-
-# ----------------------------------------------------------------- backends
-def lloyd_faiss(train: np.ndarray, init: np.ndarray, num_iters: int,
-                spherical: bool, seed: int, verbose: bool = False,
-                gpu=None) -> Tuple[np.ndarray, List[float]]:
-    """Lloyd iterations with ``faiss.Clustering`` from given centroids.
-
-    Args:
-        train (np.ndarray): ``(n, D)`` float32 training points (not copied).
-        init (np.ndarray): ``(K, D)`` initial centroids.
-        num_iters (int): Iterations.
-        spherical (bool): Normalise centroids after each update.
-        seed (int): faiss seed (only used to split empty clusters).
-        verbose (bool): Let faiss print every iteration.
-        gpu (int | bool, optional): GPUs for the index; None: all faiss sees.
-
-    Returns:
-        tuple: ``(K, D)`` float32 centroids and the objective per iteration.
-    """
-    import faiss
-    from .assign import faiss_num_gpus
-    num, dim = train.shape
-    num_clusters = init.shape[0]
-    params = faiss.ClusteringParameters()
-    params.niter = int(num_iters)
-    params.seed = int(seed) % (2**31)
-    params.spherical = bool(spherical)
-    params.verbose = bool(verbose)
-    # We sample the training set ourselves: faiss must use all it gets.
-    params.max_points_per_centroid = num // num_clusters + 1
-    params.min_points_per_centroid = 1
-    params.check_input_data_for_NaNs = False  # checked before
-    clustering = faiss.Clustering(dim, num_clusters, params)
-    faiss.copy_array_to_vector(
-        np.ascontiguousarray(init, dtype=np.float32).ravel(),
-        clustering.centroids)
-    # Spherical: inner products, as faiss.Kmeans does (centroids have unit
-    # norm, so the largest inner product is the nearest centroid in L2).
-    index = faiss.IndexFlatIP(dim) if spherical else faiss.IndexFlatL2(dim)
-    num_gpus = faiss_num_gpus() if gpu is None or gpu is True else int(gpu)
-    if num_gpus:
-        index = faiss.index_cpu_to_all_gpus(index, ngpu=num_gpus)
-    clustering.train(train, index)
-    centroids = faiss.vector_float_to_array(clustering.centroids).reshape(
-        num_clusters, dim)
-    stats = clustering.iteration_stats
-    objective = [float(stats.at(i).obj) for i in range(stats.size())]
-    if spherical:
-        # Sum of inner products -> sum of squared distances to unit-norm
-        # centroids: ||x - c||^2 = ||x||^2 + 1 - 2 <x, c>.
-        sq_norms = sum(
-            float(np.einsum('ij,ij->i', train[s:s + 65536],
-                            train[s:s + 65536]).sum(dtype=np.float64))
-            for s in range(0, num, 65536))
-        objective = [sq_norms + num - 2 * value for value in objective]
-    return np.ascontiguousarray(centroids, dtype=np.float32), objective
-
-
-def lloyd_torch(train: np.ndarray, init: np.ndarray, num_iters: int,
-                spherical: bool, seed: int,
-                dist: Optional[DistContext] = None,
-                log: Callable[[str], None] = lambda msg: None,
-                device=None, precision: str = 'auto',
-                recheck: Optional[int] = None,
-                block_elements: Optional[int] = None
-                ) -> Tuple[np.ndarray, List[float]]:
-    """Lloyd iterations in torch, optionally over ranks (see module doc).
-
-    Args:
-        train (np.ndarray): ``(n, D)`` training points of this rank, float32
-            or float16 (kept in float16 on the device, half the memory;
-            converted to float32 block by block, so the results equal those
-            of the float32-converted points).
-        init (np.ndarray): ``(K, D)`` initial centroids (same on all ranks).
-        num_iters (int): Iterations.
-        spherical (bool): Normalise centroids after each update.
-        seed (int): Seed of the empty-cluster splits.
-        dist (DistContext, optional): All-reduce over ranks when enabled.
-        log (callable): Receives one progress line per iteration.
-        device, precision, recheck, block_elements: See
-            :class:`~cf_mm.clustering.assign.TorchNearest`.
-
-    Returns:
-        tuple: ``(K, D)`` float32 centroids and the global objective per
-        iteration (identical on all ranks).
-    """
-    import torch
-    import torch.nn.functional as F
-    dist = dist or DistContext(False)
-    device = resolve_device(device)
-    if not train.flags.writeable:  # a read-only memmap: torch wants a copy
-        train = np.array(train)
-    x = torch.from_numpy(train).to(device)
-    centroids = torch.from_numpy(np.ascontiguousarray(init)).to(device)
-    if spherical:
-        centroids = F.normalize(centroids, dim=1)
-    num_clusters, dim = centroids.shape
-    step = max(1, (block_elements or (1 << 27 if device.type == 'cuda'
-                                      else 1 << 24)) // dim)
-    objective: List[float] = []
-    for it in range(num_iters):
-        tic = time.perf_counter()
-        nearest = TorchNearest(centroids, device=device, precision=precision,
-                               recheck=recheck, block_elements=block_elements)
-        sums = torch.zeros(num_clusters, dim, dtype=torch.float64,
-                           device=device)
-        counts = torch.zeros(num_clusters, dtype=torch.int64, device=device)
-        obj = torch.zeros(1, dtype=torch.float64, device=device)
-        for start in range(0, x.shape[0], step):
-            block = x[start:start + step].float()
-            labels, dists = nearest.search_tensor(block)
-            # float64 sums: the result hardly depends on the summation order,
-            # so 1 and W ranks (and CUDA atomics) agree.
-            sums.index_add_(0, labels, block.double())
-            counts += torch.bincount(labels, minlength=num_clusters)
-            obj += dists.double().sum()
-        dist.all_reduce(sums)
-        dist.all_reduce(counts)
-        dist.all_reduce(obj)
-        objective.append(float(obj.item()))
-        if len(objective) > 1 and objective[-1] == objective[-2]:
-            # Same objective (as faiss checks): the assignment, hence the
-            # centroids, no longer change.
-            log(f'k-means converged at iteration {it + 1}')
-            break
-        centroids, nsplit = update_centroids(
-            sums, counts, centroids, spherical, int(counts.sum().item()))
-        log(f'k-means iteration {it + 1}/{num_iters}: objective='
-            f'{objective[-1]:.6g} ({time.perf_counter() - tic:.2f} s'
-            f'{f", {nsplit} empty clusters split" if nsplit else ""})')
-    return centroids.cpu().numpy().astype(np.float32), objective
-
-
-def streaming_lloyd(source, centroids: np.ndarray, num_iters: int,
-                    spherical: bool, seed: int, chunk_size: int,
-                    backend: str, dist: DistContext,
-                    log: Callable[[str], None], **kernel_kwargs
-                    ) -> Tuple[np.ndarray, List[float]]:
-    """Lloyd iterations over every point, streamed in chunks.
-
-    Memory holds one chunk and the ``(K, D)`` sums, whatever N is.
-    """
-    import torch
-    current = torch.from_numpy(centroids)
-    num_clusters, dim = centroids.shape
-    objective: List[float] = []
-    for it in range(num_iters):
-        tic = time.perf_counter()
-        nearest = make_nearest(current.numpy(), backend, **kernel_kwargs)
-        sums = torch.zeros(num_clusters, dim, dtype=torch.float64)
-        counts = torch.zeros(num_clusters, dtype=torch.int64)
-        obj = torch.zeros(1, dtype=torch.float64)
-        for _, chunk in iter_checked_chunks(source, chunk_size):
-            labels, dists = nearest(chunk)
-            labels = torch.from_numpy(labels)
-            sums.index_add_(0, labels, torch.from_numpy(chunk).double())
-            counts += torch.bincount(labels, minlength=num_clusters)
-            obj += float(dists.sum(dtype=np.float64))
-        dist.all_reduce(sums)
-        dist.all_reduce(counts)
-        dist.all_reduce(obj)
-        objective.append(float(obj.item()))
-        current, nsplit = update_centroids(
-            sums, counts, current, spherical, int(counts.sum().item()))
-        log(f'k-means full pass {it + 1}/{num_iters}: objective='
-            f'{objective[-1]:.6g} ({time.perf_counter() - tic:.2f} s'
-            f'{f", {nsplit} empty clusters split" if nsplit else ""})')
-    return current.numpy().astype(np.float32), objective
+    counts = dist.all_reduce(
+        torch.from_numpy(np.bincount(labels, minlength=num_clusters)))
+    final = dist.all_reduce(
+        torch.tensor([dists.sum(dtype=np.float64)], dtype=torch.float64))
+    return size_stats_from_counts(counts.numpy()), float(final.item())
 
 
 # ----------------------------------------------------------------- interface
@@ -468,7 +224,9 @@ def kmeans(features,
         max_train_points (int, optional): Train on a seeded uniform sample of
             at most this many points (over all ranks), then assign all.
             Defaults to None (train on all points).
-        verbose (bool): Log the objective of every iteration.
+        verbose (bool): Log the objective of every iteration (with the
+            faiss backend, faiss's own per-iteration statistics, in the same
+            objective scale) and the final statistics.
         init (str | np.ndarray): ``'random'`` (K distinct training points),
             ``'k-means++'`` (single process only) or a ``(K, D)`` array.
         init_centroids (np.ndarray, optional): Same as an array ``init``.
@@ -490,20 +248,8 @@ def kmeans(features,
     """
     tic = time.perf_counter()
     log = _logger(verbose, logger)
-    if backend not in BACKENDS:
-        raise ValueError(f'unknown backend {backend!r}: use one of '
-                         f'{BACKENDS}')
-    if distributed:
-        if backend == 'faiss':
-            raise ValueError("distributed k-means runs on the 'torch' "
-                             "backend (faiss clusters in one process)")
-        backend = 'torch'
-    elif backend == 'auto':
-        backend = 'faiss'
-    if int(num_iters) < 1:
-        raise ValueError(f'num_iters must be at least 1, got {num_iters}')
-    if int(num_full_iters) < 0 or int(chunk_size) < 1:
-        raise ValueError('num_full_iters must be >= 0 and chunk_size >= 1')
+    backend = choose_backend(backend, distributed)
+    check_schedule(num_iters, num_full_iters, chunk_size)
     dist = DistContext(distributed)
     source = as_feature_source(features)
     sizes = dist.all_gather_int(source.num_samples)
@@ -513,60 +259,23 @@ def kmeans(features,
     if max_train_points is not None and int(max_train_points) < num_clusters:
         raise ValueError(f'max_train_points={max_train_points} is smaller '
                          f'than num_clusters={num_clusters}')
-    if isinstance(init, np.ndarray):
-        init_centroids, init = init, 'array'
-    elif init_centroids is not None:
-        init = 'array'
-    elif init not in INITS:
-        raise ValueError(f'unknown init {init!r}: use one of {INITS} or an '
-                         'array of centroids')
-    if init == 'k-means++' and distributed:
-        raise ValueError("init='k-means++' is single-process only; pass "
-                         "init_centroids or use init='random'")
+    init_kind, given = resolve_init(init, init_centroids, distributed)
 
-    # Training sample: this rank's share of a global uniform sample.
-    source.check_finite()
-    num_train = num_total
     # torch converts per block; faiss wants the whole sample in float32.
-    keep_float16 = backend == 'torch'
-    if max_train_points is not None and max_train_points < num_total:
-        num_train = int(max_train_points)
-        local = split_sample_sizes(sizes, num_train, seed)[dist.rank]
-        sample_seed = [seed, dist.rank] if distributed else seed
-        train = source.sample(int(local), sample_seed, keep_float16)
-    else:
-        train = source.read_all(keep_float16)
-    check_finite(train, source.name)
+    train, num_train = training_sample(source, sizes, max_train_points, seed,
+                                       dist, keep_float16=backend == 'torch')
     timings: Dict[str, float] = dict(sample=time.perf_counter() - tic)
     log(f'k-means: K={num_clusters}, training on {num_train} of {num_total} '
         f'points (D={source.dim}), {num_iters} iterations, backend '
         f'{backend}, seed {seed}')
+    start = initial_centroids(init_kind, given, train, num_clusters,
+                              source.dim, seed, dist)
 
-    if init == 'array':
-        start = check_centroids(init_centroids, source.dim)
-        if start.shape[0] != num_clusters:
-            raise ValueError(f'init_centroids has {start.shape[0]} rows, '
-                             f'expected num_clusters={num_clusters}')
-    elif init == 'k-means++':
-        start = kmeans_plusplus_init(
-            np.asarray(train, dtype=np.float32), num_clusters, seed)
-    else:
-        start = random_init(train, num_clusters, seed, dist)
-
-    kernel_kwargs = dict(gpu=gpu, device=device, precision=precision,
-                         recheck=recheck, block_elements=block_elements)
+    kernel = dict(gpu=gpu, device=device, precision=precision,
+                  recheck=recheck, block_elements=block_elements)
     tic = time.perf_counter()
-    if backend == 'faiss':
-        centroids, objective = lloyd_faiss(train, start, num_iters, spherical,
-                                           seed, verbose=verbose, gpu=gpu)
-        for it, value in enumerate(objective):
-            log(f'k-means iteration {it + 1}/{num_iters}: '
-                f'objective={value:.6g}')
-    else:
-        centroids, objective = lloyd_torch(
-            train, start, num_iters, spherical, seed, dist=dist, log=log,
-            device=device, precision=precision, recheck=recheck,
-            block_elements=block_elements)
+    centroids, objective = train_centroids(backend, train, start, num_iters,
+                                           spherical, seed, dist, log, kernel)
     timings['train'] = time.perf_counter() - tic
     del train
 
@@ -575,28 +284,23 @@ def kmeans(features,
         tic = time.perf_counter()
         centroids, full_objective = streaming_lloyd(
             source, centroids, int(num_full_iters), spherical, seed,
-            int(chunk_size), backend, dist, log, **kernel_kwargs)
+            int(chunk_size), backend, dist, log, **kernel)
         timings['full_iters'] = time.perf_counter() - tic
 
     tic = time.perf_counter()
     labels, dists = assign(source, centroids, chunk_size=int(chunk_size),
-                           backend=backend, progress=log, **kernel_kwargs)
+                           backend=backend, progress=log, **kernel)
     timings['assign'] = time.perf_counter() - tic
-    import torch
-    counts = dist.all_reduce(
-        torch.from_numpy(np.bincount(labels, minlength=num_clusters)))
-    final = dist.all_reduce(
-        torch.tensor([dists.sum(dtype=np.float64)], dtype=torch.float64))
-    stats = size_stats_from_counts(counts.numpy())
+    stats, final = global_statistics(labels, dists, num_clusters, dist)
     timings['total'] = sum(timings.values())
-    log(f'k-means: final objective {float(final.item()):.6g} over '
-        f'{num_total} points; cluster sizes min={stats["min"]} '
-        f'max={stats["max"]} empty={stats["empty"]}')
+    log(f'k-means: final objective {final:.6g} over {num_total} points; '
+        f'cluster sizes min={stats["min"]} max={stats["max"]} '
+        f'empty={stats["empty"]}')
     return KMeansResult(
         centroids=centroids,
         labels=labels,
         objective=[float(v) for v in objective],
-        final_objective=float(final.item()),
+        final_objective=final,
         stats=stats,
         num_train_points=num_train,
         backend=backend,

@@ -3,16 +3,25 @@
 Two parts:
 
 * a numpy-only permutation set: :func:`generate_maxhamming_permutations`
-  (the greedy maximal-Hamming selection, deterministic under a seed),
-  :func:`load_permutations` (the shipped text file, first ``N`` rows) and
-  :func:`hamming_stats`;
+  (greedy maximal-Hamming selection under one of two criteria, deterministic
+  under a seed), :func:`load_permutations` (a shipped text file, first ``N``
+  rows) and :func:`hamming_stats`;
 * :class:`JigsawPuzzle`, which cuts an image into a ``grid x grid`` puzzle,
   takes a random ``patch_size`` crop inside each cell, shuffles the patches
   by a permutation drawn from the set and stores its index as ``gt_label``.
 
+Shipped sets (``cf_mm/data``), 2000 permutations of 9 tiles each, seed 0:
+
+* ``jigsaw_permutations_2000_max_avg.txt`` (the default): Noroozi & Favaro's
+  Algorithm 1, which adds the permutation with the largest *summed* (i.e.
+  average) Hamming distance to those chosen so far, as their code and the
+  ``max_avg`` sets of Goyal et al. 2019 ([22] of ClusterFit) do;
+* ``jigsaw_permutations_2000_max_min.txt``: a greedy variant of ours that
+  maximises the *minimum* distance instead (no pair closer than 4).
+
 The recipe of ClusterFit appendix D (ImageNet) is ``ResizeEdge(255)`` ->
 ``RandomCrop(255)`` -> ``JigsawPuzzle(grid=3, patch_size=64)``; the geometry
-is configurable for small images (e.g. CIFAR-10: 64 / 63 / 3 / 18).
+is configurable for small images (e.g. CIFAR-10: 40 / 36 / 3 / 10).
 """
 import itertools
 import os.path as osp
@@ -23,10 +32,26 @@ from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
 NUM_GRID_CELLS_3X3 = 9
+#: Default size of the permutation set (ClusterFit appendix D, [22]).
+DEFAULT_NUM_PERMUTATIONS = 2000
+#: ``'max_avg'``: Noroozi & Favaro's Algorithm 1; ``'max_min'``: ours.
+CRITERIA = ('max_avg', 'max_min')
+DEFAULT_CRITERION = 'max_avg'
 PERMUTATION_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
                            'data')
-DEFAULT_PERMUTATION_FILE = osp.join(PERMUTATION_DIR,
-                                    'jigsaw_permutations_2000.txt')
+
+
+def shipped_permutation_file(criterion: str = DEFAULT_CRITERION,
+                     num_permutations: int = DEFAULT_NUM_PERMUTATIONS) -> str:
+    """Path of the shipped (or generated) set of a criterion and size."""
+    if criterion not in CRITERIA:
+        raise ValueError(f'criterion must be one of {CRITERIA}, got '
+                         f'{criterion!r}')
+    return osp.join(PERMUTATION_DIR,
+                    f'jigsaw_permutations_{num_permutations}_{criterion}.txt')
+
+
+DEFAULT_PERMUTATION_FILE = shipped_permutation_file()
 
 
 # ----------------------------------------------------------------------
@@ -34,33 +59,41 @@ DEFAULT_PERMUTATION_FILE = osp.join(PERMUTATION_DIR,
 def generate_maxhamming_permutations(num_permutations: int,
                                      num_tiles: int = NUM_GRID_CELLS_3X3,
                                      seed: int = 0,
-                                     criterion: str = 'min') -> np.ndarray:
-    """Greedy maximal-Hamming permutation set (Noroozi & Favaro, Alg. 1).
+                                     criterion: str = DEFAULT_CRITERION
+                                     ) -> np.ndarray:
+    """Greedy maximal-Hamming permutation set.
 
-    Starts from a random permutation (drawn with ``seed``) and repeatedly
-    adds the candidate, among all ``num_tiles!`` permutations, that is
-    farthest from the permutations chosen so far.
+    Starts from a random permutation (index drawn with
+    ``np.random.default_rng(seed).integers(num_tiles!)`` among all
+    permutations in lexicographic order) and repeatedly adds the candidate,
+    among the ``num_tiles!`` permutations not chosen yet, that is farthest
+    from the permutations chosen so far:
 
-    With ``criterion='min'`` "farthest" means the largest *minimum* Hamming
-    distance to the chosen set (ties broken by the larger summed distance,
-    then by lexicographic order); ``'mean'`` ranks by the summed distance
-    alone, as the widely used PyTorch port of Noroozi's code does (it can
-    leave pairs at small distance). Each greedy step only depends on the
-    steps before it, so the set for ``N`` is the first ``N`` rows of any
-    larger set generated with the same seed and criterion.
+    * ``'max_avg'`` (Noroozi & Favaro, Algorithm 1, and their code): the
+      largest summed Hamming distance to the chosen set; ties go to the
+      first candidate in lexicographic order (as ``argmax`` over
+      ``itertools.permutations`` in the PyTorch port of their code). Pairs
+      at small distance can remain.
+    * ``'max_min'``: the largest *minimum* distance to the chosen set, ties
+      broken by the larger summed distance, then lexicographic order.
+
+    Each greedy step only depends on the steps before it, so the set for
+    ``N`` is the first ``N`` rows of any larger set generated with the same
+    seed and criterion.
 
     Args:
         num_permutations (int): How many permutations to select.
         num_tiles (int): Length of each permutation. Defaults to 9.
         seed (int): Seed of the random first permutation. Defaults to 0.
-        criterion (str): ``'min'`` or ``'mean'``. Defaults to ``'min'``.
+        criterion (str): ``'max_avg'`` or ``'max_min'``. Defaults to
+            ``'max_avg'``.
 
     Returns:
         np.ndarray: ``(num_permutations, num_tiles)`` int64, rows are
         permutations of ``0 .. num_tiles - 1`` in greedy order.
     """
-    if criterion not in ('min', 'mean'):
-        raise ValueError(f"criterion must be 'min' or 'mean', got "
+    if criterion not in CRITERIA:
+        raise ValueError(f'criterion must be one of {CRITERIA}, got '
                          f'{criterion!r}')
     candidates = np.array(
         list(itertools.permutations(range(num_tiles))), dtype=np.int8)
@@ -79,8 +112,9 @@ def generate_maxhamming_permutations(num_permutations: int,
         sum_dist += dist
         if len(chosen) == num_permutations:
             break
-        # Chosen rows have min_dist 0; the -1 keeps them out in 'mean' mode.
-        if criterion == 'min':
+        # Chosen rows (and only they) are at distance 0 from the set; the -1
+        # keeps them out.
+        if criterion == 'max_min':
             score = min_dist * tie_scale + sum_dist
         else:
             score = np.where(min_dist > 0, sum_dist, -1)
@@ -128,9 +162,10 @@ def load_permutations(path: Optional[str] = None,
 
     Args:
         path (str, optional): Text file, one permutation per line (``#``
-            comments allowed). Defaults to the shipped 2000-permutation set.
+            comments allowed). Defaults to the shipped 2000-permutation
+            ``max_avg`` set.
         num_permutations (int, optional): Keep the first ``N`` rows (the
-            greedy order makes them the maximal-Hamming set of size ``N``).
+            greedy order makes them the set of size ``N``).
             Defaults to all rows.
 
     Returns:
@@ -196,15 +231,17 @@ class JigsawPuzzle(BaseTransform):
             the cell side. Defaults to 64 (ImageNet recipe, 255 px input).
         num_permutations (int): Size of the permutation set (the classes of
             the pretext task), taken as the first rows of the file.
-            Defaults to 1000.
+            Defaults to 2000 (ClusterFit appendix D).
         permutation_file (str, optional): Permutation text file. Defaults to
-            the shipped 2000-permutation maximal-Hamming set.
+            the shipped 2000-permutation set of Noroozi & Favaro's criterion
+            (``jigsaw_permutations_2000_max_avg.txt``); the max-min set is
+            ``jigsaw_permutations_2000_max_min.txt`` next to it.
     """
 
     def __init__(self,
                  grid: int = 3,
                  patch_size: int = 64,
-                 num_permutations: int = 1000,
+                 num_permutations: int = DEFAULT_NUM_PERMUTATIONS,
                  permutation_file: Optional[str] = None):
         if grid < 2:
             raise ValueError(f'grid must be >= 2, got {grid}')

@@ -1,24 +1,42 @@
 """Feature-space metrics of SL-MLP (Wang et al. 2022) and label agreement.
 
+All metrics take the raw feature ``f`` of SL-MLP section 4.1 (the pooled
+backbone output) as given: nothing here normalises it; callers that want
+L2-normalised features pass them normalised (the tool's ``--l2-normalize``).
+
 * :func:`redundancy` -- R, eq. 3: mean absolute correlation between all
   pairs of feature channels (diagonal included, ``1/d^2``). The text calls
-  rho the Pearson correlation, the printed formula omits the mean; ``center``
-  picks between them (default: Pearson).
-* :func:`feature_mixture` -- Pi, eq. 2: for each class i of the union of
-  pre-D and eval-D classes, the share of eval-D classes among the k classes
-  nearest to i, compared with the share ``C_eval / C`` of a uniform mixture.
-  "Nearest class" is read as the nearest class centres (cosine similarity of
-  the mean features), class i itself excluded.
+  rho "the Pearson correlation coefficient", the printed formula has no mean
+  removal; ``center=True`` is the Pearson form (channels centred), ``False``
+  the formula as printed (:data:`EQ3_FORMS` names them in results).
 * :func:`discriminative_ratio` -- phi, eq. 4: mean squared distance between
-  class centres over mean within-class squared distance to the centre.
+  class centres over the mean within-class squared distance to the centre.
+* :func:`feature_mixture` -- Pi, eq. 2, between two class-disjoint datasets
+  pre-D and eval-D. Our reading: the C = C_pre + C_eval classes are
+  represented by their class centres (mean feature); for every class i, its
+  k nearest *other* class centres are found (Euclidean distance by
+  default, cosine on request) and ``top_k^eval(i)`` is how many of them are
+  eval-D classes. Why: eq. 2 counts "the number of classes in eval-D found by
+  top k neighbors search of any class i", i.e. neighbours are classes and
+  the count is normalised by k; class i itself is left out because it
+  would always be its own nearest neighbour. The expected share under
+  uniform mixing is ``C_eval / C`` as printed.
+* :func:`sl_mlp_metrics` -- all of the above for one layer in one call (the
+  tool and training hooks use it).
 * :func:`clustering_agreement` -- NMI (arithmetic normalisation) and ARI of
-  pseudo-labels (e.g. k-means cluster ids) against ground-truth labels.
+  pseudo-labels (e.g. k-means cluster ids) against ground-truth labels, from
+  scikit-learn.
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from .knn import _check_features, _check_labels, l2_normalize
+
+#: Name of the form of eq. 3 for ``redundancy(center=...)``.
+EQ3_FORMS = {True: 'pearson-centred', False: 'uncentred-as-printed'}
+MIXTURE_DISTANCES = ('euclidean', 'cosine')
 
 
 def redundancy(feats: np.ndarray,
@@ -33,8 +51,9 @@ def redundancy(feats: np.ndarray,
         chunk_size (int): Rows accumulated at a time (bounded memory).
 
     Returns:
-        float: R in [0, 1]; channels that are constant (zero norm) count as
-        uncorrelated with every other channel and with themselves.
+        float: R in [0, 1]; channels that are constant (zero norm after the
+        optional centring) count as uncorrelated with every other channel
+        and with themselves.
     """
     feats = _check_features(feats, 'feats')
     num, dim = feats.shape
@@ -92,92 +111,108 @@ def feature_mixture(pre_feats: np.ndarray,
                     pre_labels: np.ndarray,
                     eval_feats: np.ndarray,
                     eval_labels: np.ndarray,
-                    k: int = 10) -> float:
-    """Feature mixture Pi between pre-D and eval-D (eq. 2).
+                    k: int = 10,
+                    distance: str = 'euclidean') -> float:
+    """Feature mixture Pi between pre-D and eval-D (eq. 2, module doc).
 
     Args:
         pre_feats (np.ndarray): ``(N1, d)`` features of the pretraining set.
         pre_labels (np.ndarray): ``(N1,)`` its classes.
         eval_feats (np.ndarray): ``(N2, d)`` features of the evaluation set.
         eval_labels (np.ndarray): ``(N2,)`` its classes (a label space of
-            its own: eval class 0 is not pre class 0).
-        k (int): Neighbouring classes per class (< total classes).
+            its own: eval class 0 is not pre class 0; the datasets must not
+            share classes).
+        k (int): Neighbouring classes per class, in ``[1, C - 1]``.
+        distance (str): Between class centres: ``'euclidean'`` (default)
+            or ``'cosine'``.
 
     Returns:
-        float: Pi; 1 when every class sees eval-D classes in the proportion
-        ``C_eval / C`` among its neighbours.
+        float: Pi in [0, 1]; 1 when every class sees eval-D classes in the
+        proportion ``C_eval / C`` among its k nearest classes.
     """
     pre_feats = _check_features(pre_feats, 'pre_feats')
     eval_feats = _check_features(eval_feats, 'eval_feats')
     pre_labels = _check_labels(pre_labels, len(pre_feats), 'pre_labels')
     eval_labels = _check_labels(eval_labels, len(eval_feats), 'eval_labels')
-    centres = l2_normalize(
-        np.concatenate([
-            class_means(pre_feats, pre_labels),
-            class_means(eval_feats, eval_labels)
-        ]))
+    if distance not in MIXTURE_DISTANCES:
+        raise ValueError(f'distance must be one of {MIXTURE_DISTANCES}, got '
+                         f'{distance!r}')
+    centres = np.concatenate([
+        class_means(pre_feats, pre_labels),
+        class_means(eval_feats, eval_labels)
+    ])
     num_pre = len(np.unique(pre_labels))
     total = len(centres)
     if not 1 <= k < total:
         raise ValueError(f'k={k} must be in [1, {total - 1}] (classes - 1)')
+    if distance == 'cosine':
+        centres = l2_normalize(centres).astype(np.float64)
+    sq = (centres**2).sum(axis=1)
+    dist = sq[:, None] + sq[None, :] - 2 * centres @ centres.T
+    np.fill_diagonal(dist, np.inf)
+    neighbours = np.argsort(dist, axis=1, kind='stable')[:, :k]
     is_eval = np.arange(total) >= num_pre
-    sims = centres @ centres.T
-    np.fill_diagonal(sims, -np.inf)
-    neighbours = np.argsort(-sims, axis=1, kind='stable')[:, :k]
     eval_share = is_eval[neighbours].sum(axis=1) / k
     expected = (total - num_pre) / total
     return float(1 - np.abs(eval_share - expected).mean())
 
 
-def _contingency(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    _, pred = np.unique(pred, return_inverse=True)
-    _, labels = np.unique(labels, return_inverse=True)
-    table = np.zeros((pred.max() + 1, labels.max() + 1), dtype=np.float64)
-    np.add.at(table, (pred, labels), 1.0)
-    return table
+def sl_mlp_metrics(pre_feats: np.ndarray,
+                   pre_labels: np.ndarray,
+                   eval_feats: Optional[np.ndarray] = None,
+                   eval_labels: Optional[np.ndarray] = None,
+                   k: int = 10,
+                   distance: str = 'euclidean',
+                   center: bool = True) -> Dict[str, float]:
+    """R, phi and (with eval-D) phi_eval and Pi of one layer's features.
 
+    Args:
+        pre_feats (np.ndarray): ``(N1, d)`` raw features of pre-D.
+        pre_labels (np.ndarray): ``(N1,)`` classes of pre-D.
+        eval_feats (np.ndarray, optional): ``(N2, d)`` features of eval-D, a
+            dataset of other classes.
+        eval_labels (np.ndarray, optional): ``(N2,)`` its classes.
+        k (int): Neighbouring classes of Pi, clipped to ``C - 1``; 0 skips
+            Pi.
+        distance (str): Class-centre distance of Pi.
+        center (bool): Pearson (centred) form of eq. 3.
 
-def _entropy(counts: np.ndarray) -> float:
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log(p)).sum())
+    Returns:
+        dict: ``R`` (on pre-D), ``phi`` (pre-D), and with eval-D
+        ``phi_eval`` and (``k > 0``) ``Pi`` with ``k``, the k used.
+    """
+    out = dict(
+        R=redundancy(pre_feats, center=center),
+        phi=discriminative_ratio(pre_feats, pre_labels))
+    if eval_feats is not None:
+        if eval_labels is None:
+            raise ValueError('eval_feats need eval_labels')
+        out['phi_eval'] = discriminative_ratio(eval_feats, eval_labels)
+        if k > 0:
+            total = len(np.unique(pre_labels)) + len(np.unique(eval_labels))
+            out['k'] = min(int(k), total - 1)
+            out['Pi'] = feature_mixture(pre_feats, pre_labels, eval_feats,
+                                        eval_labels, out['k'], distance)
+    return out
 
 
 def clustering_agreement(pseudo_labels: np.ndarray,
                          labels: np.ndarray) -> Dict[str, float]:
-    """NMI and ARI between pseudo-labels and ground-truth labels.
+    """NMI and ARI between pseudo-labels and ground-truth labels (sklearn).
 
     Args:
         pseudo_labels (np.ndarray): ``(N,)`` cluster ids.
         labels (np.ndarray): ``(N,)`` ground-truth classes.
 
     Returns:
-        dict: ``nmi`` (mutual information over the arithmetic mean of the
-        two entropies; 1 when both are single partitions) and ``ari``
-        (adjusted Rand index), both in [.., 1].
+        dict: ``nmi`` (``normalized_mutual_info_score``, arithmetic mean of
+        the entropies) and ``ari`` (``adjusted_rand_score``).
     """
     pseudo_labels = np.asarray(pseudo_labels).reshape(-1)
     labels = np.asarray(labels).reshape(-1)
     if pseudo_labels.shape != labels.shape or labels.size == 0:
         raise ValueError(f'pseudo_labels {pseudo_labels.shape} and labels '
                          f'{labels.shape} must be equal, non-empty')
-    table = _contingency(pseudo_labels, labels)
-    num = table.sum()
-    rows, cols = table.sum(axis=1), table.sum(axis=0)
-    h_pred, h_true = _entropy(rows), _entropy(cols)
-    nz = table > 0
-    mutual = float(
-        (table[nz] / num *
-         np.log(table[nz] * num / np.outer(rows, cols)[nz])).sum())
-    mean_entropy = (h_pred + h_true) / 2
-    nmi = 1.0 if mean_entropy == 0 else max(mutual, 0.0) / mean_entropy
-
-    def pairs(x):
-        return (x * (x - 1) / 2).sum()
-
-    index, pred_pairs, true_pairs = pairs(table), pairs(rows), pairs(cols)
-    all_pairs = num * (num - 1) / 2
-    expected = pred_pairs * true_pairs / all_pairs if all_pairs else 0.0
-    max_index = (pred_pairs + true_pairs) / 2
-    ari = 1.0 if np.isclose(max_index, expected) else float(
-        (index - expected) / (max_index - expected))
-    return dict(nmi=float(nmi), ari=ari)
+    return dict(
+        nmi=float(normalized_mutual_info_score(labels, pseudo_labels)),
+        ari=float(adjusted_rand_score(labels, pseudo_labels)))

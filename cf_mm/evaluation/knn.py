@@ -149,7 +149,8 @@ def knn_predict(train_feats: np.ndarray,
         order = np.argsort(-scores, axis=1, kind='stable')[:, :topk]
         preds[start:stop] = order
         pred_scores[start:stop] = np.take_along_axis(scores, order, axis=1)
-        logger.debug('kNN: %d / %d queries', stop, len(test_feats))
+        logger.info('kNN (k=%d, %s): %d / %d queries', k, weighting, stop,
+                    len(test_feats))
     return preds, pred_scores
 
 

@@ -95,11 +95,17 @@ def load_records(path: str) -> List[dict]:
 
 
 def save_records(records: Sequence[dict], path: str, **meta) -> None:
-    """Write records (and optional metadata) as a results file."""
+    """Write records (and optional metadata) as a results file.
+
+    Written to a temporary file first and moved into place, so a crash never
+    leaves a truncated results file.
+    """
     records = [check_record(r, path) for r in records]
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w') as f:
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
         json.dump(dict(meta, records=records), f, indent=2)
+    os.replace(tmp, path)
 
 
 def metrics_to_records(metrics: Dict[str, float], method: str, target: str,

@@ -1,8 +1,9 @@
 # Multi-layer linear probe of the demo network (narrow CIFAR-style ResNet-18,
 # 28x28 Fashion-MNIST): conv1, res2 ... res5 and globally pooled res5, each
-# pooled to about 9,000 dims by the computed rule of cf_mm.evaluation.pooling
-# (no hand-picked kernels at 28 px), BatchNorm without affine, linear.
-# Appendix D hyper-parameters (SGD, batch 256, lr 0.01 dropped x10 twice,
+# pooled to about 9,000 dims by the computed rule of
+# cf_mm.models.utils.pooling (no hand-picked kernels at 28 px), BatchNorm
+# without affine, linear. Appendix D hyper-parameters (SGD, batch 256, lr 0.01
+# dropped x10 after two equally spaced intervals: epochs 4 and 8 of 12,
 # momentum 0.9, wd 5e-4), 12 epochs. Give the checkpoint with
 #   --cfg-options model.backbone.init_cfg.checkpoint=<N_pre or N_cf .pth>
 _base_ = ['../demo/_base_/fmnist_resnet18_w16.py']

@@ -3,7 +3,9 @@
 # of conv1, res2, res3, res4, res5 (each average-pooled to about 9,000 dims,
 # with the hand-picked kernels of Goyal et al. 2019) and on the globally
 # pooled res5, each behind a BatchNorm without affine parameters. SGD, batch
-# 256 (8 x 32), lr 0.01 dropped x10 twice, momentum 0.9, wd 5e-4, 28 epochs.
+# 256 (8 x 32), lr 0.01 dropped x10 "after two equally spaced intervals"
+# (epochs 9 and 19: 28 epochs cut in thirds, 9.3 and 18.7, rounded),
+# momentum 0.9, wd 5e-4, 28 epochs.
 # The backbone is frozen with BN in eval mode. Give the checkpoint with
 #   --cfg-options model.backbone.init_cfg.checkpoint=<N_pre or N_cf .pth>
 # Metrics: accuracy/<layer>_top1 and _top5 for every layer.
@@ -34,16 +36,9 @@ model = dict(
         # conv1 is before the max-pool: stride 2, then 4, 8, 16, 32.
         in_sizes=(input_size // 2, input_size // 4, input_size // 8,
                   input_size // 16, input_size // 32),
-        # Goyal et al. 2019 kernels for 224 px (64x12x12, 256x6x6, 512x4x4,
-        # 1024x3x3, 2048x2x2). Set `pool_cfgs=None` to compute the pooling
-        # for other input sizes (cf_mm.evaluation.pooling).
-        pool_cfgs=[
-            dict(kernel_size=10, stride=10, padding=4),
-            dict(kernel_size=16, stride=8, padding=0),
-            dict(kernel_size=13, stride=5, padding=0),
-            dict(kernel_size=8, stride=3, padding=0),
-            dict(kernel_size=6, stride=1, padding=0),
-        ],
+        # These ResNet-50/224 shapes get the hand-picked kernels of Goyal et
+        # al. 2019 (64x12x12, 256x6x6, 512x4x4, 1024x3x3, 2048x2x2); other
+        # input sizes the computed rule (cf_mm.models.utils.pooling).
         global_pool_last=True,
         loss=dict(type='CrossEntropyLoss'),
         topk=(1, 5)))
@@ -54,7 +49,7 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
 param_scheduler = dict(
-    type='MultiStepLR', by_epoch=True, milestones=[10, 20], gamma=0.1)
+    type='MultiStepLR', by_epoch=True, milestones=[9, 19], gamma=0.1)
 train_cfg = dict(by_epoch=True, max_epochs=28, val_interval=4)
 val_cfg = dict()
 test_cfg = dict()

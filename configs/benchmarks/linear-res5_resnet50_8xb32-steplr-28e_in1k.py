@@ -1,6 +1,7 @@
 # Linear classifier on frozen, global-average-pooled res5 features of N_pre or
-# N_cf on ImageNet-1K (appendix D: SGD, batch 256, lr 0.01 dropped x10 twice,
-# momentum 0.9, wd 5e-4, 28 epochs). Give the checkpoint to evaluate with
+# N_cf on ImageNet-1K (appendix D: SGD, batch 256, lr 0.01 dropped x10 after
+# two equally spaced intervals, i.e. at epochs 9 and 19, momentum 0.9, wd 5e-4,
+# 28 epochs). Give the checkpoint to evaluate with
 #   --cfg-options model.backbone.init_cfg.checkpoint=<N_pre or N_cf .pth>
 _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs32.py',
@@ -29,7 +30,7 @@ model = dict(
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
 param_scheduler = dict(
-    type='MultiStepLR', by_epoch=True, milestones=[10, 20], gamma=0.1)
+    type='MultiStepLR', by_epoch=True, milestones=[9, 19], gamma=0.1)
 train_cfg = dict(by_epoch=True, max_epochs=28, val_interval=4)
 val_cfg = dict()
 test_cfg = dict()

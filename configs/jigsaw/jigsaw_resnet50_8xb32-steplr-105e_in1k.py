@@ -1,9 +1,9 @@
 # Jigsaw N_pre on ImageNet-1K (ClusterFit appendix D): ResNet-50, 8 GPUs x 32
 # puzzles, SGD lr 0.1, x0.1 every 30 epochs, 105 epochs; ImageNet labels are
 # not used (JigsawPuzzle replaces gt_label by the permutation index).
-# Puzzle: shortest side -> 255 (aspect kept), random 255x255 crop, random
-# grayscale, 3x3 grid, a random 64x64 crop inside each 85x85 cell, patches
-# shuffled by one of 2000 maximal-Hamming permutations.
+# Puzzle: shortest side -> 255 (aspect kept), random 255x255 crop, 3x3 grid,
+# a random 64x64 crop inside each 85x85 cell, patches shuffled by one of 2000
+# permutations (Noroozi & Favaro's maximal average Hamming distance set).
 _base_ = [
     '../_base_/datasets/imagenet_bs32_pretext.py',  # no val/test loops
     'mmpretrain::_base_/default_runtime.py',
@@ -12,6 +12,9 @@ custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
 default_scope = 'mmpretrain'
 
 num_permutations = 2000  # 100 / 1000 / 2000 ...: first N of the shipped set
+# Noroozi & Favaro's algorithm (max_avg), as [22]; the max-min set is
+# 'cf_mm/data/jigsaw_permutations_2000_max_min.txt'.
+permutation_file = None
 grid = 3
 
 model = dict(
@@ -24,9 +27,11 @@ model = dict(
     backbone=dict(type='ResNet', depth=50, out_indices=(3, )),
     neck=dict(type='GlobalAveragePooling'),
     num_patches=grid * grid,
-    # Each patch is also standardised on its own (Noroozi & Favaro), so
-    # brightness differences between tiles give no shortcut.
-    standardize_patches=True,
+    # Patches are normalised by the dataset mean/std only, as the whole images
+    # that extraction and the probes feed this backbone (and as [22]'s VISSL
+    # recipe); per-tile standardisation would change the input statistics
+    # between pre-training and transfer (configs/jigsaw/README.md).
+    standardize_patches=False,
     head=dict(
         type='LinearClsHead',
         num_classes=num_permutations,
@@ -37,14 +42,15 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='ResizeEdge', scale=255, edge='short'),
     dict(type='RandomCrop', crop_size=255),
-    # Grey puzzles stop the network from locating tiles by chromatic
-    # aberration; 3 channels are kept so the backbone input is unchanged.
-    dict(type='RandomGrayscale', prob=0.3, keep_channels=True),
+    # Random grayscale is NOT in appendix D (it is in [22]'s VISSL recipe,
+    # p=0.66, against chromatic-aberration shortcuts). To add it:
+    # dict(type='RandomGrayscale', prob=0.66, keep_channels=True),
     dict(
         type='JigsawPuzzle',
         grid=grid,
         patch_size=64,
-        num_permutations=num_permutations),
+        num_permutations=num_permutations,
+        permutation_file=permutation_file),
     dict(type='PackInputs'),
 ]
 

@@ -1,6 +1,8 @@
 # RotNet N_pre on ImageNet-1K (ClusterFit appendix D): ResNet-50, 8 GPUs x 32
-# images (each shown in all 4 rotations), SGD lr 0.1, x0.1 every 30 epochs,
-# 105 epochs. Labels of ImageNet are not used.
+# images, each with one random rotation from {0, 90, 180, 270} degrees,
+# SGD lr 0.1, x0.1 every 30 epochs, 105 epochs. Labels of ImageNet are not
+# used. `model.rotations='all'` shows every image in all 4 rotations instead
+# (Gidaris et al.'s code; 4x the compute per epoch).
 _base_ = [
     '../_base_/datasets/imagenet_bs32_pretext.py',  # no val/test loops
     'mmpretrain::_base_/default_runtime.py',
@@ -9,6 +11,7 @@ custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
 
 model = dict(
     type='RotNet',
+    rotations='random',  # appendix D: one random rotation per image
     data_preprocessor=dict(
         type='SelfSupDataPreprocessor',
         mean=[123.675, 116.28, 103.53],

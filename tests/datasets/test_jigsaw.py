@@ -1,5 +1,6 @@
 """Jigsaw permutation set and puzzle transform, on real photos."""
 import itertools
+import math
 import os.path as osp
 import re
 import runpy
@@ -14,7 +15,8 @@ from sklearn.datasets import load_sample_image
 
 from cf_mm.datasets.jigsaw import (DEFAULT_PERMUTATION_FILE, JigsawPuzzle,
                                    generate_maxhamming_permutations,
-                                   hamming_stats, load_permutations)
+                                   hamming_stats, load_permutations,
+                                   shipped_permutation_file)
 from tests.conftest import REPO
 
 IN1K_CFG = 'configs/jigsaw/jigsaw_resnet50_8xb32-steplr-105e_in1k.py'
@@ -22,52 +24,105 @@ IN1K_CFG = 'configs/jigsaw/jigsaw_resnet50_8xb32-steplr-105e_in1k.py'
 
 # ----------------------------------------------------------------------
 # permutation set
-def test_shipped_file_holds_2000_unique_permutations_of_9():
-    perms = load_permutations()
+MAX_AVG = shipped_permutation_file('max_avg')
+MAX_MIN = shipped_permutation_file('max_min')
+
+
+def test_default_set_is_noroozi_favaro_max_avg_of_2000():
+    assert DEFAULT_PERMUTATION_FILE == MAX_AVG
+    assert JigsawPuzzle().permutations.shape == (2000, 9)
+    assert np.array_equal(JigsawPuzzle().permutations,
+                          load_permutations(MAX_AVG))
+
+
+@pytest.mark.parametrize('path', [MAX_AVG, MAX_MIN])
+def test_shipped_files_hold_2000_unique_permutations_of_9(path):
+    perms = load_permutations(path)
     assert perms.shape == (2000, 9)
     assert (np.sort(perms, axis=1) == np.arange(9)).all()
     assert len({tuple(p) for p in perms}) == 2000
 
 
-def test_shipped_file_reports_its_true_hamming_distances():
-    header = open(DEFAULT_PERMUTATION_FILE).read().split('\n# the')[0]
+@pytest.mark.parametrize('path', [MAX_AVG, MAX_MIN])
+def test_shipped_files_report_their_true_hamming_distances(path):
+    header = open(path).read().split('\n# the')[0]
     reported = re.search(r'min (\d+), mean ([\d.]+)', header)
     assert reported, f'no Hamming statistics in the header: {header!r}'
-    stats = hamming_stats(load_permutations())
+    stats = hamming_stats(load_permutations(path))
     assert stats['min'] == float(reported.group(1))
     assert stats['mean'] == pytest.approx(float(reported.group(2)), abs=1e-4)
-    print(f"\nshipped 2000-set: pairwise Hamming min {stats['min']:.0f}, "
-          f"mean {stats['mean']:.4f}")
+    print(f"\n{osp.basename(path)}: pairwise Hamming min "
+          f"{stats['min']:.0f}, mean {stats['mean']:.4f}")
 
 
-def test_greedy_set_is_farther_apart_than_random_permutations():
-    greedy = load_permutations(num_permutations=100)
+def test_greedy_sets_are_farther_apart_than_random_permutations():
+    max_min = load_permutations(MAX_MIN, num_permutations=100)
+    max_avg = load_permutations(MAX_AVG, num_permutations=100)
     rng = np.random.default_rng(0)
     for trial in range(5):
-        random_set = np.array([rng.permutation(9) for _ in range(100)])
-        assert (hamming_stats(greedy)['min'] >
-                hamming_stats(random_set)['min']), trial
+        random_set = hamming_stats(
+            np.array([rng.permutation(9) for _ in range(100)]))
+        assert hamming_stats(max_min)['min'] > random_set['min'], trial
+        assert hamming_stats(max_avg)['mean'] > random_set['mean'], trial
 
 
-def test_each_greedy_step_maximises_the_minimum_distance():
+def noroozi_favaro_algorithm_1(num, num_tiles, first):
+    """Algorithm 1 of Noroozi & Favaro, line by line: remove the chosen
+    permutation from the candidates, Hamming distances of all candidates to
+    the chosen set, add the candidate with the largest summed distance (the
+    first one on ties). Distances are integer counts: their code's float
+    fractions (d / num_tiles) can break exact ties by rounding noise."""
+    candidates = np.array(list(itertools.permutations(range(num_tiles))))
+    chosen = []
+    j = first
+    for _ in range(num):
+        chosen.append(candidates[j])
+        candidates = np.delete(candidates, j, axis=0)
+        dist = (np.array(chosen)[:, None, :] != candidates[None]).sum(axis=2)
+        j = int(np.argmax(dist.sum(axis=0)))
+    return np.array(chosen)
+
+
+@pytest.mark.parametrize('seed', [0, 3])
+def test_max_avg_is_algorithm_1_of_noroozi_and_favaro(seed):
+    first = int(np.random.default_rng(seed).integers(math.factorial(6)))
+    expected = noroozi_favaro_algorithm_1(40, 6, first)
+    ours = generate_maxhamming_permutations(40, 6, seed=seed,
+                                            criterion='max_avg')
+    np.testing.assert_array_equal(ours, expected)
+    # On 6 tiles the two criteria pick different sets.
+    assert not np.array_equal(
+        ours, generate_maxhamming_permutations(40, 6, seed=seed,
+                                               criterion='max_min'))
+
+
+@pytest.mark.parametrize('path,criterion', [(MAX_AVG, 'sum'),
+                                            (MAX_MIN, 'min')])
+def test_each_shipped_greedy_step_is_optimal(path, criterion):
     """Brute force over all 9! candidates for the first rows."""
-    perms = load_permutations(num_permutations=8)
+    perms = load_permutations(path, num_permutations=6)
     every = np.array(list(itertools.permutations(range(9))))
     for k in range(1, len(perms)):
-        min_to_chosen = np.min(
-            [(every != p).sum(axis=1) for p in perms[:k]], axis=0)
-        chosen = min_to_chosen[(every == perms[k]).all(axis=1)][0]
-        assert chosen == min_to_chosen.max(), k
+        dist = np.array([(every != p).sum(axis=1) for p in perms[:k]])
+        score = dist.min(axis=0) if criterion == 'min' else dist.sum(axis=0)
+        score[dist.min(axis=0) == 0] = -1  # already chosen
+        chosen = score[(every == perms[k]).all(axis=1)][0]
+        assert chosen == score.max(), k
 
 
-def test_tool_is_deterministic_and_prefix_consistent(tmp_path):
+@pytest.mark.parametrize('criterion,path', [('max_avg', MAX_AVG),
+                                            ('max_min', MAX_MIN)])
+def test_tool_is_deterministic_and_prefix_consistent(criterion, path,
+                                                     tmp_path):
     """A regenerated small set equals the first rows of the shipped one."""
     tool = runpy.run_path(
         osp.join(REPO, 'tools', 'generate_jigsaw_permutations.py'))
-    out = tool['main'](['--num', '25', '--out', str(tmp_path / 'p.txt')])
+    out = tool['main'](['--num', '25', '--criterion', criterion, '--out',
+                        str(tmp_path / 'p.txt')])
     assert np.array_equal(load_permutations(out),
-                          load_permutations(num_permutations=25))
-    other_seed = generate_maxhamming_permutations(25, seed=1)
+                          load_permutations(path, num_permutations=25))
+    other_seed = generate_maxhamming_permutations(25, seed=1,
+                                                  criterion=criterion)
     assert not np.array_equal(other_seed, load_permutations(out))
 
 
@@ -85,6 +140,8 @@ def test_bad_permutation_files_are_named_in_the_error(tmp_path):
         load_permutations(str(bad))
     with pytest.raises(ValueError, match='holds 2000'):
         load_permutations(num_permutations=2001)
+    with pytest.raises(ValueError, match="'mean'"):
+        generate_maxhamming_permutations(5, 4, criterion='mean')
     with pytest.raises(FileNotFoundError, match='missing.txt'):
         load_permutations(str(tmp_path / 'missing.txt'))
 

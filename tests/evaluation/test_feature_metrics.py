@@ -1,11 +1,13 @@
 """SL-MLP feature metrics and NMI/ARI against slow references."""
+import math
+
 import numpy as np
 import pytest
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from cf_mm.evaluation.feature_metrics import (clustering_agreement,
                                               discriminative_ratio,
-                                              feature_mixture, redundancy)
+                                              feature_mixture, redundancy,
+                                              sl_mlp_metrics)
 
 
 def test_redundancy_matches_corrcoef_and_loop():
@@ -69,35 +71,57 @@ def test_discriminative_ratio_known_answer():
         discriminative_ratio(feats, np.zeros(4, dtype=int))
 
 
-def reference_feature_mixture(pre, pre_labels, ev, ev_labels, k):
+def reference_feature_mixture(pre, pre_labels, ev, ev_labels, k,
+                              distance='euclidean'):
+    """Eq. 2 as read in the module: class centres, k nearest other
+    classes, share of eval-D classes among them vs C_eval / C."""
     centres, is_eval = [], []
     for feats, labels, flag in ((pre, pre_labels, False),
                                 (ev, ev_labels, True)):
         for c in sorted(set(labels.tolist())):
             m = feats[labels == c].mean(axis=0)
-            centres.append(m / np.linalg.norm(m))
+            if distance == 'cosine':
+                m = m / np.linalg.norm(m)
+            centres.append(m)
             is_eval.append(flag)
     total = len(centres)
     num_eval = sum(is_eval)
     acc = 0.0
     for i in range(total):
         others = [j for j in range(total) if j != i]
-        others.sort(key=lambda j: -float(centres[i] @ centres[j]))
+        others.sort(key=lambda j: float(np.sum((centres[i] - centres[j])**2)))
         found = sum(is_eval[j] for j in others[:k])
         acc += abs(found / k - num_eval / total)
     return 1 - acc / total
 
 
-def test_feature_mixture_matches_loop():
+@pytest.mark.parametrize('distance', ['euclidean', 'cosine'])
+def test_feature_mixture_matches_loop(distance):
     rng = np.random.default_rng(3)
     pre_labels = rng.integers(0, 6, 120)
     ev_labels = rng.integers(0, 4, 80)
     pre = rng.normal(size=(120, 5)) + rng.normal(size=(6, 5))[pre_labels]
-    ev = rng.normal(size=(80, 5)) + rng.normal(size=(4, 5))[ev_labels]
+    ev = rng.normal(size=(80, 5)) + 3 * rng.normal(size=(4, 5))[ev_labels]
+    values = set()
     for k in (1, 3, 9):
-        assert feature_mixture(pre, pre_labels, ev, ev_labels, k) == \
-            pytest.approx(reference_feature_mixture(pre, pre_labels, ev,
-                                                    ev_labels, k))
+        value = feature_mixture(pre, pre_labels, ev, ev_labels, k, distance)
+        assert value == pytest.approx(
+            reference_feature_mixture(pre, pre_labels, ev, ev_labels, k,
+                                      distance))
+        values.add(round(value, 6))
+    assert len(values) > 1  # k matters on these data
+
+
+def test_feature_mixture_distance_matters_when_norms_differ():
+    rng = np.random.default_rng(7)
+    pre_labels = rng.integers(0, 6, 120)
+    ev_labels = rng.integers(0, 4, 80)
+    pre = rng.normal(size=(120, 5)) + rng.normal(size=(6, 5))[pre_labels]
+    ev = rng.normal(size=(80, 5)) + 3 * rng.normal(size=(4, 5))[ev_labels]
+    assert any(
+        feature_mixture(pre, pre_labels, ev, ev_labels, k) !=
+        feature_mixture(pre, pre_labels, ev, ev_labels, k, 'cosine')
+        for k in (1, 3, 5))
 
 
 def test_feature_mixture_known_answer_separated_domains():
@@ -116,17 +140,40 @@ def test_feature_mixture_known_answer_separated_domains():
         feature_mixture(pre, labels, ev, labels, k=6)
 
 
-def test_clustering_agreement_matches_sklearn():
+def reference_agreement(pseudo, labels):
+    """NMI (arithmetic mean of the entropies) and ARI from their textbook
+    definitions, with explicit loops over the contingency table."""
+    n = len(labels)
+    clusters, classes = sorted(set(pseudo)), sorted(set(labels))
+    table = [[sum(1 for p, y in zip(pseudo, labels) if p == a and y == b)
+              for b in classes] for a in clusters]
+    rows = [sum(r) for r in table]
+    cols = [sum(table[i][j] for i in range(len(clusters)))
+            for j in range(len(classes))]
+    mutual = sum(nij / n * math.log(nij * n / (rows[i] * cols[j]))
+                 for i, r in enumerate(table) for j, nij in enumerate(r)
+                 if nij)
+    h_rows = -sum(r / n * math.log(r / n) for r in rows)
+    h_cols = -sum(c / n * math.log(c / n) for c in cols)
+    nmi = mutual / ((h_rows + h_cols) / 2)
+    index = sum(math.comb(nij, 2) for r in table for nij in r)
+    a = sum(math.comb(r, 2) for r in rows)
+    b = sum(math.comb(c, 2) for c in cols)
+    expected = a * b / math.comb(n, 2)
+    ari = (index - expected) / ((a + b) / 2 - expected)
+    return nmi, ari
+
+
+def test_clustering_agreement_matches_textbook_formulas():
     rng = np.random.default_rng(5)
-    for _ in range(10):
+    for _ in range(5):
         labels = rng.integers(0, 7, 300)
         pseudo = np.where(rng.random(300) < 0.6, labels * 3 % 11,
                           rng.integers(0, 11, 300))
         result = clustering_agreement(pseudo, labels)
-        assert result['nmi'] == pytest.approx(
-            normalized_mutual_info_score(labels, pseudo))
-        assert result['ari'] == pytest.approx(
-            adjusted_rand_score(labels, pseudo))
+        nmi, ari = reference_agreement(pseudo.tolist(), labels.tolist())
+        assert result['nmi'] == pytest.approx(nmi, abs=1e-12)
+        assert result['ari'] == pytest.approx(ari, abs=1e-12)
 
 
 def test_clustering_agreement_known_answers():
@@ -135,8 +182,40 @@ def test_clustering_agreement_known_answers():
                                                         'ari': 1.0}
     assert clustering_agreement(np.array([7, 7, 3, 3, 1, 1]),
                                 labels)['ari'] == pytest.approx(1.0)
-    # Both partitions are single clusters: defined as perfect agreement.
-    ones = np.zeros(4, dtype=int)
-    assert clustering_agreement(ones, ones) == {'nmi': 1.0, 'ari': 1.0}
+    # Pairs of classes merged, 4 balanced classes of 40: I = ln 2,
+    # H(labels) = ln 4, H(clusters) = ln 2 -> NMI = ln 2 / (1.5 ln 2) = 2/3.
+    # ARI: sum C(n_ij, 2) = 4 C(40, 2) = 3120, rows 2 C(80, 2) = 6320,
+    # columns 3120, C(160, 2) = 12720.
+    classes = np.repeat(np.arange(4), 40)
+    merged = clustering_agreement(classes // 2, classes)
+    expected_index = 6320 * 3120 / 12720
+    assert merged['nmi'] == pytest.approx(2 / 3)
+    assert merged['ari'] == pytest.approx(
+        (3120 - expected_index) / ((6320 + 3120) / 2 - expected_index))
+    # Independent partitions of 4 points: NMI 0, ARI -1/2.
+    split = clustering_agreement(np.array([0, 1, 0, 1]),
+                                 np.array([0, 0, 1, 1]))
+    assert split['nmi'] == pytest.approx(0, abs=1e-12)
+    assert split['ari'] == pytest.approx(-0.5)
     with pytest.raises(ValueError):
         clustering_agreement(labels, labels[:3])
+
+
+def test_sl_mlp_metrics_is_the_individual_metrics():
+    rng = np.random.default_rng(6)
+    pre_labels = rng.integers(0, 5, 100)
+    ev_labels = rng.integers(0, 3, 60)
+    pre = rng.normal(size=(100, 8)) + 2 * rng.normal(size=(5, 8))[pre_labels]
+    ev = rng.normal(size=(60, 8)) + 2 * rng.normal(size=(3, 8))[ev_labels]
+    out = sl_mlp_metrics(pre, pre_labels, ev, ev_labels, k=20)
+    assert out['k'] == 7  # clipped to C - 1 = 5 + 3 - 1
+    assert out == dict(
+        R=redundancy(pre),
+        phi=discriminative_ratio(pre, pre_labels),
+        phi_eval=discriminative_ratio(ev, ev_labels),
+        k=7,
+        Pi=feature_mixture(pre, pre_labels, ev, ev_labels, 7))
+    assert sl_mlp_metrics(pre, pre_labels, center=False) == dict(
+        R=redundancy(pre, center=False),
+        phi=discriminative_ratio(pre, pre_labels))
+    assert 'Pi' not in sl_mlp_metrics(pre, pre_labels, ev, ev_labels, k=0)

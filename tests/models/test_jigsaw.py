@@ -81,6 +81,24 @@ def test_patch_order_matters_and_puzzles_are_independent():
     assert torch.allclose(logits[1:2], alone, atol=1e-4)
 
 
+def test_loss_and_predict_go_through_the_heads_public_api():
+    model = tiny_model()
+    calls = []
+    for name in ('loss', 'predict'):
+        method = getattr(model.head, name)
+
+        def spy(*args, _method=method, _name=name, **kwargs):
+            calls.append(_name)
+            return _method(*args, **kwargs)
+
+        setattr(model.head, name, spy)
+    patches = torch.randn(2, 9, 3, 10, 10)
+    model.loss(patches, samples([1, 2]))
+    model.eval()
+    model.predict(patches, samples([1, 2]))
+    assert calls == ['loss', 'predict']
+
+
 def test_loss_and_predict_use_the_permutation_index():
     torch.manual_seed(0)
     model = tiny_model()
@@ -122,6 +140,14 @@ def test_in1k_configs_follow_appendix_d():
     jigsaw = [t for t in cfg.train_pipeline if t.type == 'JigsawPuzzle'][0]
     assert (jigsaw.grid, jigsaw.patch_size) == (3, 64)
     assert jigsaw.num_permutations == cfg.model.head.num_classes == 2000
+    # Noroozi & Favaro's set; nothing appendix D does not describe.
+    assert jigsaw.permutation_file is None
+    assert [t.type for t in cfg.train_pipeline] == [
+        'LoadImageFromFile', 'ResizeEdge', 'RandomCrop', 'JigsawPuzzle',
+        'PackInputs'
+    ]
+    # Same input statistics as the whole images of extraction and probes.
+    assert cfg.model.standardize_patches is False
     assert cfg.model.backbone.depth == 50
     assert Config.fromfile(IN1K_2X_CFG).train_cfg.max_epochs == 210
 

@@ -11,7 +11,7 @@ from mmpretrain.registry import METRICS, MODELS
 from mmpretrain.structures import DataSample
 
 from cf_mm.apis import load_config
-from cf_mm.evaluation.pooling import RESNET50_224_POOLS
+from cf_mm.models.utils.pooling import RESNET50_224_POOLS
 from cf_mm.evaluation.report import records_from_work_dir
 from tests.conftest import REPO
 
@@ -49,7 +49,8 @@ def test_backbone_loads_plain_resnet_weights_and_adds_conv1(
 
 
 def test_resnet50_224_probe_dims_match_paper_table():
-    """Paper pooling: 64x12x12, 256x6x6, 512x4x4, 1024x3x3, 2048x2x2."""
+    """Paper pooling: 64x12x12, 256x6x6, 512x4x4, 1024x3x3, 2048x2x2, with
+    the hand-picked kernels of Goyal et al. chosen without being named."""
     model = MODELS.build(
         dict(
             type='ImageClassifier',
@@ -59,8 +60,12 @@ def test_resnet50_224_probe_dims_match_paper_table():
                 type='MultiLayerLinearClsHead',
                 num_classes=7,
                 in_channels=(64, 256, 512, 1024, 2048),
-                in_sizes=(112, 56, 28, 14, 7),
-                pool_cfgs=[RESNET50_224_POOLS[k] for k in LAYERS[:5]])))
+                in_sizes=(112, 56, 28, 14, 7))))
+    for layer, pool in RESNET50_224_POOLS.items():
+        avg = model.head.probes[layer].pool
+        assert (avg.kernel_size, avg.stride, avg.padding) == (
+            (pool['kernel_size'], ) * 2, (pool['stride'], ) * 2,
+            (pool['padding'], ) * 2), layer
     dims = {name: probe.in_dims for name, probe in model.head.probes.items()}
     assert dims == dict(conv1=9216, res2=9216, res3=8192, res4=9216,
                         res5=8192, res5_avg=2048)

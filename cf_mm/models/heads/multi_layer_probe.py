@@ -17,8 +17,8 @@ from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from cf_mm.evaluation.pooling import (DEFAULT_TARGET_DIMS, PoolParams,
-                                      pool_params_from_cfg, probe_pool_params)
+from ..utils.pooling import (DEFAULT_TARGET_DIMS, PoolParams,
+                             pool_params_from_cfg, probe_pool_params)
 
 #: Paper names of the outputs of ``ResNetWithConv1(out_indices=(0, 1, 2, 3))``.
 RESNET_PROBE_LAYERS = ('conv1', 'res2', 'res3', 'res4', 'res5')
@@ -72,12 +72,12 @@ class MultiLayerLinearClsHead(ClsHead):
             metric keys. Defaults to ``('conv1', 'res2', 'res3', 'res4',
             'res5')``.
         target_dims (int): Pooled dimension aimed at by
-            :func:`cf_mm.evaluation.pooling.probe_pool_params`. Defaults to
-            9000.
+            :func:`cf_mm.models.utils.pooling.probe_pool_params` (the
+            hand-picked kernels of Goyal et al. for ResNet-50 maps at 224 px,
+            the computed rule otherwise). Defaults to 9000.
         pool_cfgs (Sequence[dict | None], optional): Explicit
             ``kernel_size``/``stride``/``padding`` per output (``None``
-            entries use the rule), e.g. the values of
-            :data:`cf_mm.evaluation.pooling.RESNET50_224_POOLS`.
+            entries use :func:`probe_pool_params`).
         global_pool_last (bool): Add a probe on the globally average-pooled
             last output, named ``<last name>_avg``. Defaults to True.
         main_layer (str, optional): Probe whose scores become

@@ -10,14 +10,24 @@ shuffled order and classifies the permutation index with the head.
 
 For ClusterFit the backbone is an ordinary mmpretrain ResNet at
 ``self.backbone``: :meth:`extract_feat` runs it on plain, un-patched images.
+
+Input statistics: the patches are normalised by the data preprocessor's
+dataset mean/std only, exactly like the whole images that feature extraction,
+the probes and N_cf feed the same backbone later, so its BatchNorm statistics
+match at transfer time. Noroozi & Favaro's extra per-tile standardisation
+(``standardize_patches=True``) is available, but the backbone then never sees
+the unstandardised inputs it is evaluated on (see ``configs/jigsaw/README.md``
+for the measured effect).
 """
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
+
+from .pretext_utils import rename_accuracy, with_training_accuracy
 
 PatchInputs = Union[torch.Tensor, List[torch.Tensor]]
 
@@ -65,13 +75,16 @@ class Jigsaw(BaseSelfSupervisor):
     ``neck`` pooling each patch (``GlobalAveragePooling``) and a
     classification ``head`` over ``num_permutations`` classes (e.g.
     ``LinearClsHead`` or ``StackedLinearClsHead``) whose ``in_channels``
-    equals ``num_patches * patch_channels``.
+    equals ``num_patches * patch_channels``. The head's public ``loss`` /
+    ``predict`` give the cross-entropy and the predictions; its training
+    accuracy (``cal_acc=True`` unless the config says otherwise) is logged
+    as ``acc_jigsaw``.
 
     Args:
         backbone (dict): Backbone config.
         neck (dict): Neck config reducing each patch to a vector.
         head (dict): Head config; its ``num_classes`` is the permutation set
-            size and its ``loss_module`` the cross-entropy.
+            size, its loss the cross-entropy.
         num_patches (int): Patches per puzzle, ``grid**2``. Defaults to 9.
         patch_embed_channels (int, optional): If set, a per-patch
             ``Linear -> BatchNorm1d -> ReLU`` of that width (Noroozi's fc6)
@@ -79,8 +92,10 @@ class Jigsaw(BaseSelfSupervisor):
             concatenated directly. Defaults to None.
         in_patch_channels (int, optional): Width of the pooled patch
             feature; needed with ``patch_embed_channels``.
-        standardize_patches (bool): Normalise each patch to zero mean and
-            unit std per channel before the backbone. Defaults to True.
+        standardize_patches (bool): Also normalise each patch to zero mean
+            and unit std per channel before the backbone (Noroozi & Favaro).
+            Whole images at extraction/transfer time are not standardised
+            this way, so the default is False (module docstring).
         data_preprocessor (dict, optional): Data preprocessor config.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -92,13 +107,13 @@ class Jigsaw(BaseSelfSupervisor):
                  num_patches: int = 9,
                  patch_embed_channels: Optional[int] = None,
                  in_patch_channels: Optional[int] = None,
-                 standardize_patches: bool = True,
+                 standardize_patches: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None):
         super().__init__(
             backbone=backbone,
             neck=neck,
-            head=head,
+            head=with_training_accuracy(head),
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         self.num_patches = num_patches
@@ -124,8 +139,9 @@ class Jigsaw(BaseSelfSupervisor):
             return self.predict(inputs, data_samples)
         return super().forward(inputs, data_samples, mode)
 
-    def puzzle_logits(self, inputs: PatchInputs) -> torch.Tensor:
-        """Permutation logits ``(B, num_permutations)`` of shuffled puzzles."""
+    def puzzle_features(self, inputs: PatchInputs) -> Tuple[torch.Tensor]:
+        """The head's input: ``((B, num_patches * C_patch), )``, the patch
+        features of each puzzle concatenated in their shuffled order."""
         patches = stack_patches(inputs)
         batch, num_patches = patches.shape[:2]
         if num_patches != self.num_patches:
@@ -140,16 +156,17 @@ class Jigsaw(BaseSelfSupervisor):
         if self.patch_embed is not None:
             pooled = self.patch_embed(pooled)
         # Rows of one image are consecutive, in the shuffled order.
-        puzzle = pooled.reshape(batch, num_patches * pooled.shape[1])
-        return self.head((puzzle, ))
+        return (pooled.reshape(batch, num_patches * pooled.shape[1]), )
+
+    def puzzle_logits(self, inputs: PatchInputs) -> torch.Tensor:
+        """Permutation logits ``(B, num_permutations)`` of shuffled puzzles."""
+        return self.head(self.puzzle_features(inputs))
 
     @staticmethod
-    def _targets(data_samples: List[DataSample],
-                 device: torch.device) -> torch.Tensor:
+    def _check_targets(data_samples: Optional[List[DataSample]]) -> None:
         if not data_samples or 'gt_label' not in data_samples[0]:
             raise ValueError('Jigsaw needs the permutation index as gt_label '
                              'in every data sample (JigsawPuzzle sets it)')
-        return torch.cat([s.gt_label for s in data_samples]).to(device)
 
     def loss(self, inputs: PatchInputs, data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
@@ -164,12 +181,9 @@ class Jigsaw(BaseSelfSupervisor):
             dict: ``loss`` and the permutation accuracy ``acc_jigsaw``
             (percent, on the training batch).
         """
-        logits = self.puzzle_logits(inputs)
-        targets = self._targets(data_samples, logits.device)
-        loss = self.head.loss_module(logits, targets)
-        with torch.no_grad():
-            acc = (logits.argmax(dim=1) == targets).float().mean() * 100
-        return dict(loss=loss, acc_jigsaw=acc)
+        self._check_targets(data_samples)
+        losses = self.head.loss(self.puzzle_features(inputs), data_samples)
+        return rename_accuracy(losses, 'acc_jigsaw')
 
     def predict(self, inputs: PatchInputs,
                 data_samples: Optional[List[DataSample]] = None,
@@ -180,6 +194,4 @@ class Jigsaw(BaseSelfSupervisor):
         ``Accuracy`` metric measures permutation accuracy on a validation
         set built with the same pipeline.
         """
-        logits = self.puzzle_logits(inputs)
-        # The head's own post-processing (softmax -> pred_score/pred_label).
-        return self.head._get_predictions(logits, data_samples)
+        return self.head.predict(self.puzzle_features(inputs), data_samples)

@@ -14,9 +14,11 @@ res4     1024 x 14^2    8 / 3 / 0         1024 x 3 x 3
 res5     2048 x 7^2     6 / 1 / 0         2048 x 2 x 2
 =======  =============  ================  ==============
 
-:data:`RESNET50_224_POOLS` keeps that table for exact reproduction. For any
-other network or input size :func:`probe_pool_params` computes the pooling
-with one rule:
+:func:`probe_pool_params` returns the pooling of that table (kept in
+:data:`RESNET50_224_POOLS`) whenever a map has one of its shapes (channels and
+side) and the target is 9000 dims, so ResNet-50 at 224 px is pooled exactly as
+in the benchmark. Every other map gets the pooling of one rule
+(:func:`rule_pool_params`):
 
 1. Output grid side ``s = round(sqrt(target_dims / channels))``, at least 1
    and at most the feature map side. This gives exactly the pooled shapes of
@@ -27,8 +29,10 @@ with one rule:
    dropped. ``kernel >= stride``, windows overlap when ``side`` is not a
    multiple of ``s``.
 
-The kernels differ from the hand-picked ones (e.g. res5 at 224: 4/3/0 instead
-of 6/1/0), the pooled shapes and dimensions do not.
+For the ResNet-50/224 shapes the rule's kernels differ from the hand-picked
+ones (e.g. res5: 4/3/0 instead of 6/1/0), the pooled shapes and dimensions do
+not. This module imports no mm* package; the multi-layer probe head and the
+SVM features of the evaluation tools both use it.
 """
 import math
 from typing import Dict, NamedTuple, Sequence, Tuple, Union
@@ -60,6 +64,14 @@ RESNET50_224_POOLS: Dict[str, dict] = {
     'res4': dict(kernel_size=8, stride=3, padding=0),
     'res5': dict(kernel_size=6, stride=1, padding=0),
 }
+#: (channels, height, width) of each ResNet-50 map at 224 px -> layer name.
+RESNET50_224_SHAPES: Dict[Tuple[int, int, int], str] = {
+    (64, 112, 112): 'conv1',
+    (256, 56, 56): 'res2',
+    (512, 28, 28): 'res3',
+    (1024, 14, 14): 'res4',
+    (2048, 7, 7): 'res5',
+}
 
 
 def _pair(value: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
@@ -81,6 +93,10 @@ def probe_pool_params(channels: int,
                       target_dims: int = DEFAULT_TARGET_DIMS) -> PoolParams:
     """Pooling that brings a ``channels x size`` map near ``target_dims``.
 
+    The hand-picked pooling of Goyal et al. for a map of ResNet-50 at 224 px
+    (:data:`RESNET50_224_POOLS`, with ``target_dims=9000``), else
+    :func:`rule_pool_params`.
+
     Args:
         channels (int): Channels of the feature map.
         size (int | Sequence[int]): Spatial side, or ``(height, width)``.
@@ -89,7 +105,27 @@ def probe_pool_params(channels: int,
 
     Returns:
         PoolParams: Kernel, stride and padding per dimension, and the pooled
-        spatial size. See the module docstring for the rule.
+        spatial size.
+    """
+    height, width = _pair(size, 'size')
+    layer = RESNET50_224_SHAPES.get((channels, height, width))
+    if layer is not None and target_dims == DEFAULT_TARGET_DIMS:
+        return pool_params_from_cfg(RESNET50_224_POOLS[layer], size)
+    return rule_pool_params(channels, size, target_dims)
+
+
+def rule_pool_params(channels: int,
+                     size: Union[int, Sequence[int]],
+                     target_dims: int = DEFAULT_TARGET_DIMS) -> PoolParams:
+    """The computed pooling rule (module docstring) for any map.
+
+    Args:
+        channels (int): Channels of the feature map.
+        size (int | Sequence[int]): Spatial side, or ``(height, width)``.
+        target_dims (int): Wanted ``channels * out_h * out_w``.
+
+    Returns:
+        PoolParams: Equal windows without padding that tile the map.
     """
     if channels < 1:
         raise ValueError(f'channels must be >= 1, got {channels}')

@@ -1,0 +1,1 @@
+"""Framework-free helpers of the models (no mm* imports)."""
