@@ -320,9 +320,13 @@ def test_more_clusters_than_samples_is_rejected(fmnist_root,
                                                rotnet_checkpoint, tmp_path):
     cfg = clusterfit_cfg(fmnist_root, rotnet_checkpoint, tmp_path,
                          **{'custom_hooks.0.num_clusters': 500,
-                            'model.head.num_classes': 500})
-    with pytest.raises(ValueError, match='500'):
+                            'model.head.num_classes': 500,
+                            'model.data_preprocessor.num_classes': 500})
+    with pytest.raises(ValueError, match=r'num_clusters=500 is larger than '
+                       r'the train dataset \(200 samples\)'):
         train(cfg)
+    # Checked before any extraction.
+    assert not osp.exists(osp.join(label_dir(tmp_path), 'features'))
 
 
 @pytest.mark.parametrize('options, named', [

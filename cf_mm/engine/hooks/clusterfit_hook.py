@@ -126,8 +126,10 @@ class ClusterFitHook(Hook):
     The k-means defaults follow the paper (appendix D, "we l2 normalize the
     features and use k-means"): features are L2-normalised and clustered
     with standard (Euclidean) k-means, whose centroids are plain means, not
-    re-normalised (``spherical=False``; this is also what faiss's
-    ``Kmeans``, which the authors' code base uses, does by default).
+    re-normalised (``spherical=False``). VISSL's ClusterFit tool
+    (``tools/cluster_features_and_label.py``) does the same: it
+    L2-normalises, then runs ``faiss.Kmeans`` with its default
+    ``spherical=False``.
     ``spherical=True`` re-normalises the centroids after every update
     (spherical k-means, cosine assignments). Appendix B's 1B-image schedule
     is ``num_iters=30, max_train_points=200_000_000, num_full_iters=5``.
