@@ -1,22 +1,105 @@
-"""Config preparation and Runner entry points shared by tools and the demo.
+"""mmpretrain's ``tools/train.py`` / ``tools/test.py``, with cf_mm registered.
 
-Mirrors mmpretrain's ``tools/train.py`` / ``tools/test.py`` argument handling,
-so that ``python tools/train.py CONFIG`` behaves as in mmpretrain, and the demo
-and tests drive the very same code path.
+The project's tools are thin wrappers: they import cf_mm (registration, the
+checkpoint allow-list, the known-harmless warnings silenced) and then run
+mmpretrain's own tool, so every flag (``--auto-scale-lr``, ``--tta``,
+``--out-item`` ...) means exactly what it means in mmpretrain. The one
+addition: ``pin_memory`` follows the device (off without an accelerator,
+where torch would only warn that it cannot pin).
+
+:func:`load_config` applies the same command-line logic (mmpretrain's
+``merge_args``) from Python, so the demo and the tests drive the very code
+path of ``python tools/train.py``.
 """
+import argparse
+import importlib.util
 import os.path as osp
-from copy import deepcopy
-from typing import Optional
+from types import ModuleType
+from typing import Dict, Optional
 
-from mmengine.config import Config, ConfigDict
+import torch
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import cf_mm  # noqa: F401  (registers cf_mm components)
 
-DEFAULT_DATALOADER = dict(
-    pin_memory=True,
-    persistent_workers=True,
-    collate_fn=dict(type='default_collate'))
+_TOOLS: Dict[str, ModuleType] = {}
+
+
+def config_dir() -> str:
+    """The directory of cf_mm's configs, for ``_base_`` in your own project.
+
+    mmengine 0.10.7 resolves ``pkg::`` bases only for OpenMMLab packages, so
+    ``cf_mm::`` cannot work; link this directory into your project instead
+    and inherit by relative path (README, "Inherit cf_mm's configs"). The
+    configs live in the source checkout (the documented install is
+    ``pip install -e .``).
+
+    Returns:
+        str: Absolute path of ``configs/``.
+    """
+    path = osp.join(osp.dirname(osp.dirname(osp.abspath(cf_mm.__file__))),
+                    'configs')
+    if not osp.isdir(path):
+        raise FileNotFoundError(
+            f"cf_mm's configs are not next to the package ({path}): install "
+            'cf_mm from its source checkout with `pip install -e .`')
+    return path
+
+
+def accelerator_available() -> bool:
+    """Whether torch sees a device that can use pinned host memory."""
+    accelerator = getattr(torch, 'accelerator', None)
+    if accelerator is not None:
+        return accelerator.is_available()
+    return torch.cuda.is_available()
+
+
+def mmpretrain_tool(name: str) -> ModuleType:
+    """mmpretrain's ``tools/<name>.py``, as installed with mmpretrain.
+
+    Args:
+        name (str): ``'train'`` or ``'test'``.
+
+    Returns:
+        ModuleType: The tool's module (``parse_args``, ``merge_args``,
+        ``main``).
+    """
+    if name not in _TOOLS:
+        import mmpretrain
+        path = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
+                        f'{name}.py')
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f"mmpretrain's tools/{name}.py is missing ({path}); install "
+                'mmpretrain from PyPI (pip install mmpretrain==1.2.0), whose '
+                'package ships its tools and configs')
+        spec = importlib.util.spec_from_file_location(
+            f'mmpretrain_tools_{name}', path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TOOLS[name] = module
+    return _TOOLS[name]
+
+
+def run_mmpretrain_tool(name: str) -> None:
+    """Run mmpretrain's ``tools/<name>.py`` on ``sys.argv``.
+
+    ``--no-pin-memory`` is implied where no accelerator exists.
+
+    Args:
+        name (str): ``'train'`` or ``'test'``.
+    """
+    tool = mmpretrain_tool(name)
+    parse_args = tool.parse_args
+
+    def parse_args_pinning_by_device() -> argparse.Namespace:
+        args = parse_args()
+        args.no_pin_memory = args.no_pin_memory or not accelerator_available()
+        return args
+
+    tool.parse_args = parse_args_pinning_by_device
+    tool.main()
 
 
 def load_config(config: str,
@@ -25,54 +108,51 @@ def load_config(config: str,
                 load_from: Optional[str] = None,
                 amp: bool = False,
                 no_validate: bool = False,
+                auto_scale_lr: bool = False,
+                no_persistent_workers: bool = False,
                 cfg_options: Optional[dict] = None,
                 launcher: str = 'none') -> Config:
-    """Load a config file and apply the usual command-line overrides.
+    """Load a config and apply ``tools/train.py``'s flags (mmpretrain's
+    ``merge_args``), ``pin_memory`` following the device.
 
     Args:
         config (str): Config file path.
-        work_dir (str, optional): Work dir; defaults to
+        work_dir (str, optional): ``--work-dir``; defaults to
             ``work_dirs/<config name>``.
-        resume (str, optional): ``'auto'`` to resume from the latest
+        resume (str, optional): ``--resume``: ``'auto'`` for the latest
             checkpoint of the work dir, or a checkpoint path.
         load_from (str, optional): Checkpoint whose weights to load.
-        amp (bool): Train with automatic mixed precision.
-        no_validate (bool): Drop the validation loop.
-        cfg_options (dict, optional): ``key=value`` overrides, merged last.
-        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+        amp (bool): ``--amp``.
+        no_validate (bool): ``--no-validate``.
+        auto_scale_lr (bool): ``--auto-scale-lr``.
+        no_persistent_workers (bool): ``--no-persistent-workers``.
+        cfg_options (dict, optional): ``--cfg-options``, merged last.
+        launcher (str): ``--launcher``.
 
     Returns:
         Config: The config, ready for ``Runner.from_cfg``.
     """
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file not found: {config}')
-    cfg = Config.fromfile(config)
-    cfg.launcher = launcher
-    if work_dir is not None:
-        cfg.work_dir = work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(config))[0])
-    if no_validate:
-        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    if amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if load_from is not None:
-        cfg.load_from = load_from
-    if resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif resume is not None:
-        cfg.resume, cfg.load_from = True, resume
+    args = argparse.Namespace(
+        config=config,
+        work_dir=work_dir,
+        resume=resume,
+        amp=amp,
+        no_validate=no_validate,
+        auto_scale_lr=auto_scale_lr,
+        no_pin_memory=not accelerator_available(),
+        no_persistent_workers=no_persistent_workers,
+        cfg_options=cfg_options,
+        launcher=launcher)
+    cfg = mmpretrain_tool('train').merge_args(Config.fromfile(config), args)
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if cfg.get(field) is not None:
-            merged = ConfigDict(deepcopy(DEFAULT_DATALOADER))
-            merged.update(cfg[field])
-            if not merged.get('num_workers'):
-                merged['persistent_workers'] = False
-            cfg[field] = merged
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        loader = cfg.get(field)
+        if loader is not None and not loader.get('num_workers'):
+            # torch refuses persistent workers without workers.
+            loader['persistent_workers'] = False
+    if load_from is not None and resume is None:
+        cfg.load_from = load_from
     return cfg
 
 
@@ -81,12 +161,3 @@ def train(cfg: Config) -> Runner:
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner
-
-
-def test(cfg: Config, checkpoint: str) -> dict:
-    """Evaluate ``checkpoint`` on the test split of ``cfg``; return metrics."""
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    cfg.load_from = checkpoint
-    runner = Runner.from_cfg(cfg)
-    return runner.test()

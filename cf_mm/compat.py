@@ -1,5 +1,13 @@
 """Compatibility shims between torch, mmengine and numpy; nothing else lives here.
 
+Two known-harmless warnings of the pinned stack are silenced, by message, at
+import (:func:`silence_known_warnings`), so that they do not drown the lines
+that matter: mmcv-lite's "Fail to import ``MultiScaleDeformableAttention``"
+(an op cf_mm never uses, absent from mmcv-lite by design) and setuptools'
+"pkg_resources is deprecated" (raised inside mmengine's ``is_installed``).
+Nothing else is filtered; torch's "pin_memory ... no accelerator" warning is
+avoided instead, by setting ``pin_memory`` from the device (``cf_mm.apis``).
+
 torch >= 2.6 defaults ``torch.load`` to ``weights_only=True``. mmengine
 checkpoints (used by ``resume``, ``load_from`` and ``init_cfg=Pretrained``)
 carry a ``message_hub`` whose ``HistoryBuffer`` objects hold numpy arrays and
@@ -15,10 +23,24 @@ restricted stand-in under that name that only returns statistics methods of a
 ``HistoryBuffer``.
 """
 import pickle
+import warnings
 from typing import List, Tuple, Union
 
 import numpy as np
 import torch
+
+
+KNOWN_HARMLESS_WARNINGS = (
+    r'Fail to import ``MultiScaleDeformableAttention``',
+    r'pkg_resources is deprecated as an API',
+)
+
+
+def silence_known_warnings() -> None:
+    """Ignore exactly the :data:`KNOWN_HARMLESS_WARNINGS` (UserWarnings)."""
+    for message in KNOWN_HARMLESS_WARNINGS:
+        warnings.filterwarnings('ignore', message=message,
+                                category=UserWarning)
 
 
 BUILTIN_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})
@@ -74,4 +96,5 @@ def allow_mmengine_checkpoints() -> None:
         add_safe_globals(_mmengine_checkpoint_globals())
 
 
+silence_known_warnings()
 allow_mmengine_checkpoints()

@@ -1,5 +1,6 @@
 """Every shipped config parses and builds its model through the registries."""
 import glob
+import os
 import os.path as osp
 
 import pytest
@@ -9,10 +10,13 @@ from mmpretrain.registry import MODELS
 
 from tests.conftest import REPO
 
+# mmengine configs; configs/experiments holds experiment files of the stage
+# runner (cf_mm.experiments), which are not.
 CONFIGS = sorted(
     path for path in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
                                recursive=True)
-    if '_base_' not in path)
+    if '_base_' not in path
+    and not path.startswith(osp.join(REPO, 'configs', 'experiments', '')))
 
 
 def test_there_are_configs():
@@ -42,3 +46,30 @@ def test_config_builds(path):
             assert hook['pretrained_config'] in {
                 osp.relpath(p, REPO) for p in CONFIGS
             }, f"{hook['pretrained_config']} is not a shipped config"
+
+
+def test_own_project_inherits_cf_mm_configs_through_a_link(tmp_path):
+    """`cf_mm::` bases cannot work in mmengine 0.10.7; the documented way is
+    a link to cf_mm.apis.config_dir() and a relative `_base_`."""
+    from cf_mm.apis import config_dir
+    assert config_dir() == osp.join(REPO, 'configs')
+    project = tmp_path / 'my_project' / 'configs'
+    project.mkdir(parents=True)
+    os.symlink(config_dir(), project / 'cf_mm')
+    (project / 'my_clusterfit.py').write_text(
+        "_base_ = ['./cf_mm/clusterfit/"
+        "clusterfit-rotnet-k16000_resnet50_8xb32-steplr-105e_in1k.py']\n"
+        "custom_hooks = [dict(_base_.clusterfit_hook, num_clusters=1000,\n"
+        "                     pretrained_checkpoint='rotnet.pth')]\n"
+        "model = dict(head=dict(num_classes=1000))\n"
+        "data_preprocessor = dict(num_classes=1000)\n")
+    cfg = Config.fromfile(str(project / 'my_clusterfit.py'))
+    hook = cfg.custom_hooks[0]
+    assert hook['num_clusters'] == cfg.model.head.num_classes == 1000
+    assert hook['pretrained_checkpoint'] == 'rotnet.pth'
+    assert hook['type'] == 'ClusterFitHook' and hook['layer'] == 'res5'
+    # What cf_mm's own bases give, reached through the link.
+    assert cfg.val_dataloader is None and cfg.test_cfg is None
+    assert cfg.train_dataloader.dataset.type == 'PseudoLabelDataset'
+    assert cfg.data_preprocessor.num_classes == 1000
+    assert cfg.data_preprocessor.mean == [123.675, 116.28, 103.53]

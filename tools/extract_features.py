@@ -4,11 +4,17 @@ The offline path of ClusterFit for datasets too large for the hook: run this
 (on as many GPUs as you like), then ``tools/cluster.py`` on the result. Each
 rank writes its own shard of a feature store per layer under ``--out-dir``.
 
+The data default to the train dataloader's dataset of the model config,
+under a deterministic pipeline: the config's test/val pipeline, its
+``test_pipeline``, or its train pipeline without random augmentation (see
+:func:`cf_mm.features.extract.extraction_pipeline`). ``--data-config`` takes
+the data (and that pipeline) from another config.
+
 Examples:
     python tools/extract_features.py configs/rotnet/rotnet_resnet50_8xb32-steplr-105e_in1k.py \
         work_dirs/rotnet/epoch_105.pth --layers res4,res5 --out-dir work_dirs/features
-    torchrun --nproc_per_node 8 tools/extract_features.py CONFIG CKPT \
-        --out-dir work_dirs/features --launcher pytorch
+    python -m torch.distributed.run --nproc_per_node 8 tools/extract_features.py \
+        CONFIG CKPT --out-dir work_dirs/features --launcher pytorch
 """
 import argparse
 import json
@@ -20,8 +26,8 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import get_dist_info, init_dist, is_main_process
 from mmengine.registry import init_default_scope
 from cf_mm.features.extract import (build_extraction_dataset,
-                                    build_extraction_model, extract_to_store,
-                                    list_layers)
+                                    build_extraction_model, check_model_input,
+                                    extract_to_store, list_layers)
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,6 +74,9 @@ def main() -> None:
               if torch.cuda.is_available() else 'cpu')
     model = build_extraction_model(args.config, args.checkpoint, device)
     dataset = build_extraction_dataset(data_cfg, args.split)
+    check_model_input(model, dataset, pipeline=dataset.source,
+                      setting='a test_pipeline in the data config '
+                      '(--data-config)')
     layers = list_layers(args.layers)
     stores = extract_to_store(
         model, dataset, args.out_dir, layers=layers,

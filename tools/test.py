@@ -1,44 +1,15 @@
-"""Evaluate a checkpoint on the test split of a config (mmpretrain interface).
+"""Test a checkpoint: mmpretrain's ``tools/test.py``, flag for flag, with cf_mm.
 
-Example:
-    python tools/test.py configs/benchmarks/linear-res5_resnet50_8xb32-steplr-28e_in1k.py \
-        work_dirs/linear/epoch_28.pth
+As in mmpretrain, ``--out FILE`` dumps the predictions (``--out-item pred``,
+the default) or the metrics (``--out-item metrics``); ``--tta``, ``--amp``,
+``--show-dir`` work as there.
+
+Examples:
+    python tools/test.py configs/benchmarks/linear-res5_resnet50_8xb32-steplr-28e_in1k.py \\
+        work_dirs/linear/epoch_28.pth --out metrics.json --out-item metrics
+    bash tools/dist_test.sh CONFIG CHECKPOINT 8
 """
-import argparse
-import json
-import os
-
-from mmengine.config import DictAction
-
-from cf_mm.apis import load_config, test
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Test a checkpoint')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save logs')
-    parser.add_argument('--out', help='write the metrics to this JSON file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
-    parser.add_argument('--launcher',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
-
-
-def main() -> None:
-    args = parse_args()
-    cfg = load_config(args.config, work_dir=args.work_dir,
-                      cfg_options=args.cfg_options, launcher=args.launcher)
-    metrics = test(cfg, args.checkpoint)
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(metrics, f, indent=2)
-
+from cf_mm.apis import run_mmpretrain_tool
 
 if __name__ == '__main__':
-    main()
+    run_mmpretrain_tool('test')

@@ -62,6 +62,8 @@ class PseudoLabelDataset:
         if isinstance(num_clusters, int) or num_clusters is None:
             num_clusters = [num_clusters] * len(self.task_names)
         self._num_clusters = list(num_clusters)
+        self._label_sha256: List[Optional[str]] = [None] * len(
+            self.task_names)
         if label_files is not None:
             self._load_label_files(label_files)
 
@@ -93,7 +95,8 @@ class PseudoLabelDataset:
     def set_labels(self,
                    labels: np.ndarray,
                    task: Optional[str] = None,
-                   source: str = 'labels') -> None:
+                   source: str = 'labels',
+                   num_clusters: Optional[int] = None) -> None:
         """Set the pseudo-labels of one task (row ``i`` = sample ``i``).
 
         Args:
@@ -101,6 +104,10 @@ class PseudoLabelDataset:
                 to the length of the wrapped dataset.
             task (str, optional): Task name; may be omitted with one task.
             source (str): Where the labels came from, for error messages.
+            num_clusters (int, optional): K of this label set (clusters may
+                be empty, so K can exceed ``labels.max() + 1``); sets
+                ``metainfo['classes']``. Defaults to the constructor's
+                ``num_clusters``, else ``labels.max() + 1``.
         """
         labels = np.asarray(labels)
         if labels.ndim != 1 or labels.shape[0] != len(self.dataset):
@@ -114,13 +121,14 @@ class PseudoLabelDataset:
         if labels.size and labels.min() < 0:
             raise ValueError(f'{source}: negative label {labels.min()}')
         idx = self._task_index(task)
-        k = self._num_clusters[idx]
+        k = self._num_clusters[idx] if num_clusters is None else int(
+            num_clusters)
         if k is not None and labels.size and labels.max() >= k:
             raise ValueError(f'{source}: label {labels.max()} >= '
                              f'num_clusters={k}')
         self._labels[idx] = labels
-        if k is None:
-            self._num_clusters[idx] = int(labels.max()) + 1
+        self._label_sha256[idx] = labels_sha256(labels)
+        self._num_clusters[idx] = int(labels.max()) + 1 if k is None else k
 
     def get_labels(self, task: Optional[str] = None) -> np.ndarray:
         """Return a copy of the pseudo-labels of one task."""
@@ -149,6 +157,10 @@ class PseudoLabelDataset:
         if not self.multi_task and ks[0] is not None:
             meta['classes'] = tuple(f'cluster_{i}' for i in range(ks[0]))
         meta['num_clusters'] = dict(zip(self.task_names, ks))
+        # Part of every checkpoint's `dataset_meta`: mmengine's resume check
+        # then compares the labels themselves, not only their number.
+        meta['pseudo_label_sha256'] = dict(
+            zip(self.task_names, self._label_sha256))
         return meta
 
     @property
@@ -197,11 +209,13 @@ class DatasetView:
     Args:
         dataset: Any mmengine dataset (``get_data_info`` and ``len``).
         pipeline (Sequence[dict]): Transform configs.
+        source (str): Where the pipeline came from (for error messages).
     """
 
-    def __init__(self, dataset, pipeline: Sequence[dict]):
+    def __init__(self, dataset, pipeline: Sequence[dict], source: str = ''):
         self.dataset = dataset
         self.pipeline = Compose(pipeline)
+        self.source = source or 'the extraction pipeline'
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -211,6 +225,12 @@ class DatasetView:
         info['sample_idx'] = idx
         info.pop('gt_label', None)
         return self.pipeline(info)
+
+
+def labels_sha256(labels: np.ndarray) -> str:
+    """SHA-256 of a label array as little-endian int64 (any int dtype)."""
+    return hashlib.sha256(
+        np.ascontiguousarray(labels, dtype='<i8').tobytes()).hexdigest()
 
 
 def dataset_fingerprint(dataset) -> str:

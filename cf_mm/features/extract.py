@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.dist import barrier, get_dist_info
 from mmengine.utils import ProgressBar
@@ -311,14 +312,39 @@ def extract_features(model: nn.Module,
     return out
 
 
+def as_config(config) -> Config:
+    """A :class:`~mmengine.config.Config` from a file path (or as given).
+
+    Args:
+        config (str | Config): Config file or an already loaded config.
+
+    Returns:
+        Config: The loaded config (the same object when one is given).
+    """
+    if isinstance(config, Config):
+        return config
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'model config not found: {config}')
+    return Config.fromfile(config)
+
+
 def build_extraction_model(config, checkpoint: Optional[str] = None,
                            device: Union[str, torch.device] = 'cpu'
                            ) -> nn.Module:
-    """Build an mmpretrain model from a config and load a checkpoint.
+    """Build an mmpretrain model from a config, as mmpretrain does, and load
+    a checkpoint strictly.
+
+    The model is built by :func:`mmpretrain.apis.get_model`, so a config that
+    keeps its normalisation (mean/std) in the top-level ``data_preprocessor``
+    (as mmpretrain's dataset bases do) gets it merged into the model exactly
+    as during training. ``get_model`` never calls ``init_weights``, so no
+    ``init_cfg`` weights are fetched; the checkpoint provides every weight
+    and must match the model key for key.
 
     Args:
-        config (str | Config): Model config (file path or Config) whose
-            ``model`` field describes the network.
+        config (str | Config): Model config (file path or Config) with a
+            ``model`` field and, optionally, a top-level
+            ``data_preprocessor``.
         checkpoint (str, optional): Checkpoint to load (mmengine format,
             ``state_dict`` inside); ``None`` keeps the initial weights.
         device (str | torch.device): Where to put the model.
@@ -326,27 +352,24 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
     Returns:
         nn.Module: The model in eval mode.
     """
-    from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmengine.runner import load_checkpoint
-    from mmpretrain.registry import MODELS
+    from mmpretrain.apis import get_model
 
     import cf_mm  # noqa: F401  (registers cf_mm models named in the config)
 
-    if isinstance(config, str):
-        if not osp.isfile(config):
-            raise FileNotFoundError(f'model config not found: {config}')
-        config = Config.fromfile(config)
-    if 'model' not in config:
-        raise ValueError('the config has no `model` field')
+    config = as_config(config)
+    if config.get('model') is None:
+        raise ValueError(f'{config.filename or "the config"} has no `model` '
+                         'field')
+    # The datasets and pipelines used with the model are built in its scope.
     init_default_scope(config.get('default_scope', 'mmpretrain'))
-    model_cfg = config.model.copy()
-    # The checkpoint provides every weight; don't fetch or load other ones.
-    model_cfg.pop('init_cfg', None)
-    if isinstance(model_cfg.get('backbone'), dict):
-        model_cfg['backbone'] = dict(model_cfg['backbone'])
-        model_cfg['backbone'].pop('init_cfg', None)
-    model = MODELS.build(model_cfg)
+    # Only what get_model reads for building: its dataset-meta lookup would
+    # otherwise follow a `test_dataloader = None` of pretext configs.
+    model = get_model(
+        Config(dict(model=config.model,
+                    data_preprocessor=config.get('data_preprocessor'))),
+        pretrained=False)
     if checkpoint is not None:
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
@@ -355,37 +378,194 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
     return model.to(device).eval()
 
 
-def build_extraction_dataset(data_cfg, split: str = 'train'):
-    """The dataset of ``<split>_dataloader`` under the config's test pipeline.
+# Transforms that only augment training data: dropped (or, for random
+# crops, replaced by their centred counterpart) when a deterministic pipeline
+# is derived from a training pipeline. Any other type starting with `Random`
+# is dropped too.
+TRAIN_ONLY_TRANSFORMS = frozenset({
+    'ColorJitter', 'GaussianBlur', 'Solarize', 'RandAugment', 'AutoAugment',
+    'Lighting', 'JigsawPuzzle', 'Cutout', 'Posterize', 'Equalize'
+})
+# Wrapper datasets looked through to reach the dataset that loads images.
+LABEL_WRAPPERS = ('PseudoLabelDataset', 'NoisyLabelDataset')
 
-    ``PseudoLabelDataset`` wrappers are looked through, so features are
-    extracted for the raw images in the order the training run sees them.
+
+def deterministic_pipeline(train_pipeline: Sequence[dict]) -> List[dict]:
+    """A test-time version of a training pipeline.
+
+    ``RandomResizedCrop(s)`` becomes ``ResizeEdge(s * 256 / 224)`` +
+    ``CenterCrop(s)`` (mmpretrain's evaluation ratio), ``RandomCrop(s)``
+    becomes ``CenterCrop(s)``; other random and training-only transforms
+    (flips, colour jitter, blur, pretext transforms such as ``JigsawPuzzle``)
+    are dropped; everything else (loading, resizing, packing) is kept.
 
     Args:
-        data_cfg (Config): A config with dataloaders.
+        train_pipeline (Sequence[dict]): Transform configs.
+
+    Returns:
+        list[dict]: The deterministic pipeline.
+    """
+    out = []
+    for transform in train_pipeline:
+        kind = str(transform.get('type', '')).split('.')[-1]
+        if kind == 'RandomResizedCrop':
+            size = transform.get('scale', 224)
+            edge = max(size) if isinstance(size, (list, tuple)) else size
+            out += [dict(type='ResizeEdge', scale=int(round(edge * 256 / 224)),
+                         edge='short'),
+                    dict(type='CenterCrop', crop_size=size)]
+        elif kind == 'RandomCrop':
+            out.append(dict(type='CenterCrop',
+                            crop_size=transform['crop_size']))
+        elif kind.startswith('Random') or kind in TRAIN_ONLY_TRANSFORMS:
+            continue
+        else:
+            out.append(dict(transform))
+    return out
+
+
+def _image_dataset_cfg(dataset_cfg: dict) -> dict:
+    """Look through label wrappers to the dataset that loads the images."""
+    while dataset_cfg.get('type') in LABEL_WRAPPERS:
+        dataset_cfg = dataset_cfg['dataset']
+    return dataset_cfg
+
+
+def extraction_pipeline(config) -> Tuple[List[dict], str]:
+    """The deterministic pipeline a config's model expects, and its source.
+
+    In order: the pipeline of ``test_dataloader``, of ``val_dataloader``,
+    the top-level ``test_pipeline`` (mmpretrain's dataset bases define one
+    even where a pretext config sets its loaders to None), else
+    :func:`deterministic_pipeline` of the train dataloader's pipeline.
+
+    Args:
+        config (str | Config): A config (usually N_pre's training config).
+
+    Returns:
+        tuple: ``(pipeline, source)``, where ``source`` names the field the
+        pipeline came from (for messages).
+    """
+    config = as_config(config)
+    name = config.filename or 'the config'
+    for key in ('test_dataloader', 'val_dataloader'):
+        loader = config.get(key)
+        pipeline = loader and loader.get('dataset', {}).get('pipeline')
+        if pipeline is not None:
+            return [dict(t) for t in pipeline], f'{key}.dataset.pipeline ' \
+                f'of {name}'
+    if config.get('test_pipeline') is not None:
+        return [dict(t) for t in config.test_pipeline], \
+            f'test_pipeline of {name}'
+    loader = config.get('train_dataloader')
+    if loader and loader.get('dataset'):
+        dataset_cfg = _image_dataset_cfg(loader['dataset'])
+        if dataset_cfg.get('pipeline') is not None:
+            return deterministic_pipeline(dataset_cfg['pipeline']), \
+                f'train_dataloader.dataset.pipeline of {name}, made ' \
+                'deterministic'
+    raise ValueError(f'{name}: no test_dataloader, val_dataloader, '
+                     'test_pipeline or train pipeline to derive a '
+                     'deterministic extraction pipeline from')
+
+
+def _first_conv_channels(backbone: nn.Module) -> Optional[int]:
+    for module in backbone.modules():
+        if isinstance(module, nn.modules.conv._ConvNd):
+            return module.in_channels
+    return None
+
+
+@torch.no_grad()
+def check_model_input(model: nn.Module, dataset: Dataset, pipeline: str,
+                      setting: str) -> None:
+    """Fail early, with a message naming the pipeline, if the samples of
+    ``dataset`` do not fit ``model`` (channels, size).
+
+    Runs sample 0 through the dataset's pipeline, the model's data
+    preprocessor and its backbone.
+
+    Args:
+        model (nn.Module): An mmpretrain model in eval mode.
+        dataset (Dataset): The samples under the extraction pipeline.
+        pipeline (str): Where that pipeline came from, for the message.
+        setting (str): What the user sets to fix it, for the message.
+    """
+    fix = (f'Set {setting} to a deterministic pipeline that gives the model '
+           "its input (channels, size), e.g. its own config's test pipeline")
+    try:
+        batch = default_collate([dataset[0]])
+    except Exception as err:
+        raise ValueError(f'the pipeline ({pipeline}) fails on sample 0: '
+                         f'{type(err).__name__}: {err}. {fix}') from err
+    inputs = batch['inputs']
+    if isinstance(inputs, (list, tuple)):
+        inputs = inputs[0]
+    channels = inputs.shape[1]
+    mean = getattr(model.data_preprocessor, 'mean', None)
+    problem = None
+    if mean is not None and mean.numel() not in (1, channels):
+        problem = (f'its data_preprocessor normalises {mean.numel()} '
+                   f'channels, the pipeline gives {channels}')
+    expected = _first_conv_channels(model.backbone)
+    if problem is None and expected not in (None, channels):
+        problem = (f'its first conv takes {expected} channels, the pipeline '
+                   f'gives {channels} (image shape {tuple(inputs.shape[1:])})')
+    if problem is None:
+        data = model.data_preprocessor(batch, False)['inputs']
+        if isinstance(data, (list, tuple)):
+            data = data[0]
+        try:
+            model.backbone(data)
+        except RuntimeError as err:
+            problem = (f'input of shape {tuple(data.shape[1:])} fails in '
+                       f'the backbone: {str(err).splitlines()[0]}')
+    if problem is not None:
+        raise ValueError(f'the model cannot take the images of {pipeline}: '
+                         f'{problem}. {fix}')
+
+
+def build_extraction_dataset(data_cfg, split: str = 'train',
+                             pipeline: Optional[Sequence[dict]] = None):
+    """The dataset of ``<split>_dataloader`` under a deterministic pipeline.
+
+    Label wrappers (``PseudoLabelDataset``, ``NoisyLabelDataset``) are looked
+    through, so features are extracted for the raw images in the order the
+    training run sees them. A training config is enough for the train
+    split: its pipeline is :func:`extraction_pipeline` of the config (test
+    or val pipeline, ``test_pipeline``, or the train pipeline made
+    deterministic). Val and test splits use their own pipelines.
+
+    Args:
+        data_cfg (str | Config): A config with dataloaders.
         split (str): ``'train'``, ``'val'`` or ``'test'``.
+        pipeline (Sequence[dict], optional): Use this pipeline instead.
 
     Returns:
         DatasetView: The samples under the deterministic pipeline; its
-        ``dataset`` attribute is the built raw dataset.
+        ``dataset`` attribute is the built raw dataset and ``source`` says
+        where the pipeline came from.
     """
     from mmpretrain.registry import DATASETS
 
     from cf_mm.datasets import DatasetView
 
+    data_cfg = as_config(data_cfg)
     key = f'{split}_dataloader'
     if data_cfg.get(key) is None:
-        raise KeyError(f'the data config has no `{key}`')
-    dataset_cfg = data_cfg[key]['dataset']
-    while dataset_cfg.get('type') == 'PseudoLabelDataset':
-        dataset_cfg = dataset_cfg['dataset']
-    test_loader = data_cfg.get('test_dataloader') or data_cfg.get(
-        'val_dataloader')
-    if test_loader is None:
-        raise KeyError('the data config needs a `test_dataloader` (or '
-                       '`val_dataloader`) whose pipeline is deterministic')
-    return DatasetView(
-        DATASETS.build(dataset_cfg), test_loader['dataset']['pipeline'])
+        raise KeyError(
+            f'{data_cfg.filename or "the data config"} has no `{key}` (it '
+            f'is missing or None); pass a config that has one with '
+            f'--data-config (see the README, "your own image folder")')
+    dataset_cfg = _image_dataset_cfg(data_cfg[key]['dataset'])
+    if pipeline is not None:
+        source = 'the given pipeline'
+    elif split != 'train' and dataset_cfg.get('pipeline') is not None:
+        pipeline = dataset_cfg['pipeline']
+        source = f'{key}.dataset.pipeline of {data_cfg.filename}'
+    else:
+        pipeline, source = extraction_pipeline(data_cfg)
+    return DatasetView(DATASETS.build(dataset_cfg), pipeline, source)
 
 
 def list_layers(layers: Union[str, Sequence[str]]) -> List[str]:

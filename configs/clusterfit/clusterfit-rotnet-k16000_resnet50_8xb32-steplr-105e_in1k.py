@@ -3,8 +3,7 @@
 # k-means into K=16000 groups; a fresh ResNet-50 trained from scratch on the
 # cluster ids for as many epochs as N_pre (105), same optimiser and schedule.
 _base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs32.py',
-    'mmpretrain::_base_/schedules/imagenet_bs256.py',
+    '../_base_/datasets/imagenet_bs32_pretext.py',  # no val/test loops
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
@@ -31,13 +30,6 @@ train_dataloader = dict(
         _delete_=True,
         type='PseudoLabelDataset',
         dataset=_base_.train_dataloader.dataset))
-# Pseudo-labels have no validation split; evaluate with the linear probes.
-val_dataloader = None
-val_evaluator = None
-val_cfg = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
 
 # Variants inherit this file and reuse the hook as
 #   custom_hooks = [dict(_base_.clusterfit_hook, layer='res4')]

@@ -4,8 +4,7 @@
 # used. `model.rotations='all'` shows every image in all 4 rotations instead
 # (Gidaris et al.'s code; 4x the compute per epoch).
 _base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs32.py',
-    'mmpretrain::_base_/schedules/imagenet_bs256.py',
+    '../_base_/datasets/imagenet_bs32_pretext.py',  # no val/test loops
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
@@ -30,13 +29,6 @@ train_dataloader = dict(
     batch_size=32,
     collate_fn=dict(type='default_collate'),
     dataset=dict(split='train'))
-# The pretext task has no ImageNet validation metric.
-val_dataloader = None
-val_evaluator = None
-val_cfg = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
 
 # Optimiser, steps (x0.1 at epochs 30/60/90) and auto_scale_lr are those of
 # the inherited mmpretrain::_base_/schedules/imagenet_bs256.py (SGD lr 0.1,

@@ -4,8 +4,7 @@
 #   data/tags/meta/train.json = {"metainfo": {"classes": [...]},
 #     "data_list": [{"img_path": "xxx.jpg", "gt_label": [3, 17]}, ...]}
 _base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs32.py',
-    'mmpretrain::_base_/schedules/imagenet_bs256.py',
+    '../_base_/datasets/imagenet_bs32_pretext.py',  # no val/test loops
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
@@ -30,12 +29,6 @@ train_dataloader = dict(
         ann_file='meta/train.json',
         data_prefix='images',
         pipeline=_base_.train_pipeline))
-val_dataloader = None
-val_evaluator = None
-val_cfg = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
 
 # Schedule: the inherited mmpretrain::_base_/schedules/imagenet_bs256.py
 # (x0.1 at epochs 30/60/90), for 105 epochs. train_cfg keeps the base's

@@ -109,3 +109,139 @@ def test_two_gloo_ranks_extract_every_sample_once(fmnist_root,
     store = FeatureStore(str(dist / 'res5'))
     assert store.num_samples == NUM
     np.testing.assert_allclose(store.load(), expected, atol=1e-5)
+
+
+# mean/std only in the top-level `data_preprocessor`, as mmpretrain's dataset
+# bases (e.g. cifar10_bs16.py, imagenet_bs32.py) keep them.
+TOP_LEVEL_MEAN, TOP_LEVEL_STD = 72.94, 90.02
+
+
+def top_level_normalisation_config():
+    from mmengine.config import Config
+    return Config(dict(
+        default_scope='mmpretrain',
+        model=dict(
+            type='ImageClassifier',
+            backbone=dict(type='ResNet_CIFAR', depth=18, in_channels=1,
+                          stem_channels=16, base_channels=16,
+                          out_indices=(3, )),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=10, in_channels=128)),
+        data_preprocessor=dict(num_classes=10, mean=[TOP_LEVEL_MEAN],
+                               std=[TOP_LEVEL_STD], to_rgb=False)))
+
+
+def test_top_level_data_preprocessor_is_used_as_mmpretrain_does(
+        fmnist_root, tmp_path):
+    """A config with normalisation only at the top level: the extracted
+    features equal mmpretrain's own inference and a by-hand float64
+    normalisation, not those of unnormalised images."""
+    from mmpretrain.apis import get_model
+    cfg = top_level_normalisation_config()
+    torch.manual_seed(0)
+    reference = get_model(cfg)  # mmpretrain's way of building a model
+    ckpt = str(tmp_path / 'top_level.pth')
+    torch.save({'state_dict': reference.state_dict()}, ckpt)
+    reference = get_model(cfg, pretrained=ckpt).eval()
+
+    model = build_extraction_model(cfg, ckpt)
+    view = fmnist_view(fmnist_root, num=16)
+    loader = DataLoader(view, batch_size=8, collate_fn=default_collate)
+    feats = extract_features(model, loader, progress=False)['res5']
+
+    batch = default_collate([view[i] for i in range(16)])
+    with torch.no_grad():
+        # mmpretrain's own inference path: its preprocessor, extract_feat.
+        inputs = reference.data_preprocessor(batch, False)['inputs']
+        mm_feat = reference.extract_feat(inputs)[-1]
+        # By hand, in float64: (x - mean) / std, then the backbone.
+        images = batch['inputs'].double()
+        by_hand = ((images - TOP_LEVEL_MEAN) / TOP_LEVEL_STD).float()
+        hand_feat = reference.backbone(by_hand)[-1].mean(dim=(2, 3))
+    for ref in (mm_feat, hand_feat):
+        ref = torch.nn.functional.normalize(ref, dim=1).numpy()
+        np.testing.assert_allclose(feats, ref, atol=1e-4)
+    assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx(
+        [TOP_LEVEL_MEAN])
+
+
+@pytest.mark.parametrize('name', [
+    'supervised_noise/supervised-noise0_resnet50_8xb32-steplr-100e_in1k.py',
+    'supervised_noise/supervised-noise75_resnet50_8xb32-steplr-100e_in1k.py',
+    'weakly_supervised/multilabel_resnet50_8xb32-steplr-105e_tags.py',
+])
+def test_project_configs_with_top_level_normalisation(name):
+    """These configs inherit mean/std from mmpretrain's ImageNet base."""
+    import os.path as osp
+    from tests.conftest import REPO
+    model = build_extraction_model(osp.join(REPO, 'configs', name))
+    pre = model.data_preprocessor
+    np.testing.assert_allclose(pre.mean.flatten().numpy(),
+                               [123.675, 116.28, 103.53], rtol=1e-6)
+    np.testing.assert_allclose(pre.std.flatten().numpy(),
+                               [58.395, 57.12, 57.375], rtol=1e-6)
+
+
+def test_deterministic_pipeline_of_a_training_pipeline():
+    from cf_mm.features.extract import deterministic_pipeline
+    train = [
+        dict(type='LoadImageFromFile'),
+        dict(type='RandomResizedCrop', scale=224),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='ColorJitter', brightness=0.4),
+        dict(type='ResizeEdge', scale=255, edge='short'),
+        dict(type='RandomCrop', crop_size=64, padding=4),
+        dict(type='RandomGrayscale', prob=0.3),
+        dict(type='JigsawPuzzle', grid=3),
+        dict(type='PackInputs'),
+    ]
+    assert deterministic_pipeline(train) == [
+        dict(type='LoadImageFromFile'),
+        dict(type='ResizeEdge', scale=256, edge='short'),
+        dict(type='CenterCrop', crop_size=224),
+        dict(type='ResizeEdge', scale=255, edge='short'),
+        dict(type='CenterCrop', crop_size=64),
+        dict(type='PackInputs'),
+    ]
+
+
+def test_extraction_pipeline_sources():
+    import os.path as osp
+    from mmengine.config import Config
+    from cf_mm.features.extract import extraction_pipeline
+    from tests.conftest import REPO
+    # A pretext config whose loaders are None: the base's test_pipeline.
+    rotnet = osp.join(REPO, 'configs', 'rotnet',
+                      'rotnet_resnet50_8xb32-steplr-105e_in1k.py')
+    pipeline, source = extraction_pipeline(rotnet)
+    assert [t['type'] for t in pipeline] == [
+        'LoadImageFromFile', 'ResizeEdge', 'CenterCrop', 'PackInputs']
+    assert source.startswith('test_pipeline of')
+    # Only a train pipeline: made deterministic.
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(
+        type='PseudoLabelDataset', dataset=dict(
+            type='CIFAR10', pipeline=[dict(type='RandomCrop', crop_size=32,
+                                           padding=4),
+                                      dict(type='RandomFlip', prob=0.5),
+                                      dict(type='PackInputs')])))))
+    pipeline, source = extraction_pipeline(cfg)
+    assert pipeline == [dict(type='CenterCrop', crop_size=32),
+                        dict(type='PackInputs')]
+    assert 'made deterministic' in source
+    # A test loader wins over everything else.
+    cfg.test_dataloader = dict(dataset=dict(pipeline=[dict(type='A')]))
+    cfg.test_pipeline = [dict(type='B')]
+    assert extraction_pipeline(cfg)[0] == [dict(type='A')]
+
+
+def test_check_model_input_names_the_pipeline(fmnist_root, rotnet_checkpoint):
+    from cf_mm.features.extract import check_model_input
+    model = build_extraction_model(ROTNET_CFG, rotnet_checkpoint)
+    check_model_input(model, fmnist_view(fmnist_root, num=2), 'P', 'S')
+    from mmpretrain.datasets import FashionMNIST
+    rgb = DatasetView(FashionMNIST(data_prefix=fmnist_root, download=False,
+                                   indices=2, pipeline=[]),
+                      [dict(type='GrayToRGB'), dict(type='PackInputs')])
+    with pytest.raises(ValueError, match=r'images of P: its first conv takes '
+                       r'1 channels, the pipeline gives 3.*Set S to'):
+        check_model_input(model, rgb, 'P', 'S')
