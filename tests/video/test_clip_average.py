@@ -64,8 +64,6 @@ def test_store_rows_equal_hand_loop_over_clips(video_root, npre_checkpoint,
             avg = torch.stack(feats).mean(0)
             expected = (avg / avg.norm()).numpy()
             np.testing.assert_allclose(got[i], expected, atol=2e-5)
-    # not the same as normalising each clip first: the check can fail
-    assert np.abs(got).sum() > 0
 
 
 def test_corrupt_video_error_names_the_file(video_root, npre_checkpoint,
