@@ -245,6 +245,27 @@ def test_teacher_is_loaded_from_the_checkpoint_and_not_saved(tmp_path):
     assert model.teacher.head.fc.weight.dtype == torch.float64
 
 
+def test_teacher_runs_in_eval_mode_and_its_statistics_never_change(
+        tmp_path):
+    cfg, ckpt = write_teacher(tmp_path)
+    model = build_student(cfg, ckpt)
+    before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+    images, samples, _ = batch(num=8)
+    with torch.no_grad():
+        eval_logits = model.teacher(images, mode='tensor')
+    model.train()
+    model.teacher.train()  # even if someone switches it
+    seen = {}
+    model.teacher.head.register_forward_hook(
+        lambda module, args, out: seen.update(training=module.training,
+                                              logits=out.detach()))
+    model.loss(images, samples)
+    assert seen['training'] is False
+    assert torch.allclose(seen['logits'], eval_logits, atol=1e-6)
+    for key, value in model.teacher.state_dict().items():
+        assert torch.equal(value, before[key]), key  # BN running stats too
+
+
 def test_teacher_must_be_loaded_before_training(tmp_path):
     cfg, ckpt = write_teacher(tmp_path)
     model = build_student(cfg, ckpt, load=False)
