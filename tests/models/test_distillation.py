@@ -359,16 +359,21 @@ def image_folder(tmp_path_factory) -> str:
 
 def test_runner_trains_the_student_and_its_checkpoint_is_a_plain_classifier(
         tmp_path, image_folder):
+    """The control experiment's way: the N_pre's own training config with
+    the model type switched by cfg-options; normalisation only in the
+    top-level data_preprocessor (merged by the Runner, as mmpretrain's
+    configs rely on)."""
     teacher_cfg, teacher_ckpt = write_teacher(tmp_path, seed=5)
     work_dir = str(tmp_path / 'work')
-    cfg_path = str(tmp_path / 'distill.py')
+    npre_cfg = str(tmp_path / 'npre.py')
     pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+    plain_model = student_model()
+    plain_model.pop('data_preprocessor')
     Config(dict(
         default_scope='mmpretrain',
         custom_imports=dict(imports=['cf_mm'], allow_failed_imports=False),
-        model=student_model(type='DistillationClassifier',
-                            teacher_config=teacher_cfg,
-                            teacher_checkpoint=teacher_ckpt),
+        model=plain_model,
+        data_preprocessor=preprocessor(),
         train_dataloader=dict(
             batch_size=6, num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=True),
@@ -380,8 +385,11 @@ def test_runner_trains_the_student_and_its_checkpoint_is_a_plain_classifier(
                            checkpoint=dict(type='CheckpointHook',
                                            interval=1)),
         randomness=dict(seed=0),
-    )).dump(cfg_path)
-    runner = train(load_config(cfg_path, work_dir=work_dir))
+    )).dump(npre_cfg)
+    runner = train(load_config(npre_cfg, work_dir=work_dir, cfg_options={
+        'model.type': 'DistillationClassifier',
+        'model.teacher_config': teacher_cfg,
+        'model.teacher_checkpoint': teacher_ckpt}))
 
     model = runner.model
     assert isinstance(model, DistillationClassifier)
