@@ -243,7 +243,9 @@ def run_pipeline(pipeline, info: dict, idx: int):
     try:
         return pipeline(info)
     except Exception as err:
-        where = info.get('img_path') or '(in-memory image)'
+        # mmaction2's video datasets name the file `filename`
+        where = (info.get('img_path') or info.get('filename')
+                 or '(in-memory image)')
         first = (str(err).strip().splitlines() or [''])[0]
         size = ''
         if isinstance(where, str) and osp.isfile(where):
@@ -261,7 +263,8 @@ def labels_sha256(labels: np.ndarray) -> str:
 def dataset_fingerprint(dataset) -> str:
     """A hash of a dataset's length and sample identities.
 
-    Uses each sample's ``img_path`` with the file's size and modification
+    Uses each sample's ``img_path`` (mmaction2 videos: ``filename``) with
+    the file's size and modification
     time (:func:`cf_mm.utils.fingerprint.file_identity`: one ``stat`` per
     file, no read) when it has one, else its in-memory image bytes, so a
     changed file list, a changed subset or a replaced image gives a new
@@ -270,8 +273,9 @@ def dataset_fingerprint(dataset) -> str:
     digest = hashlib.sha256(f'{type(dataset).__name__}:{len(dataset)}'.encode())
     for idx in range(len(dataset)):
         info = dataset.get_data_info(idx)
-        if 'img_path' in info:
-            path = str(info['img_path'])
+        path = info.get('img_path', info.get('filename'))  # image / video
+        if path is not None:
+            path = str(path)
             digest.update(f'{path}\0{file_identity(path)}\0'.encode())
         elif 'img' in info:
             digest.update(np.ascontiguousarray(info['img']).tobytes())
