@@ -320,6 +320,11 @@ class DistillationClassifier(ImageClassifier):
         self._teacher.eval()
         return self
 
+    def extra_repr(self) -> str:
+        return (f'teacher={type(self._teacher).__name__} from '
+                f'{self.teacher_source}, checkpoint={self.teacher_checkpoint}'
+                f', loaded={self.teacher_loaded}')
+
     def _apply(self, fn, *args, **kwargs):
         # .to() / .cuda() / .half() ... reach the hidden teacher too.
         super()._apply(fn, *args, **kwargs)
