@@ -414,3 +414,12 @@ def test_runner_trains_the_student_and_its_checkpoint_is_a_plain_classifier(
     with torch.no_grad():
         assert torch.equal(plain(images, mode='tensor'),
                            model(images, mode='tensor'))
+    # Feature extraction (experiment stages) from the config as trained
+    # and the student checkpoint, loaded strictly.
+    from cf_mm.features.extract import build_extraction_model
+    trained_cfg = str(tmp_path / 'as_trained.py')
+    runner.cfg.dump(trained_cfg)
+    extracted = build_extraction_model(trained_cfg, ckpt)
+    with torch.no_grad():
+        assert torch.equal(extracted(images, mode='tensor'),
+                           plain(images, mode='tensor'))
