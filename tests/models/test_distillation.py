@@ -206,6 +206,11 @@ def test_classifier_loss_is_the_formula_and_only_the_student_learns(
     cfg, ckpt = write_teacher(tmp_path, multi_label=multi_label)
     model = build_student(cfg, ckpt, multi_label=multi_label)
     assert model.distill_loss.multi_label == multi_label
+    # A partial loss config (e.g. from --cfg-options) gets the type.
+    other = build_student(cfg, ckpt, multi_label=multi_label, load=False,
+                          distill_loss=dict(temperature=4.0))
+    assert (other.distill_loss.temperature, other.distill_loss.alpha) == (
+        4.0, 0.75)
     assert (model.distill_loss.temperature, model.distill_loss.alpha) == (
         20.0, 0.75)  # the paper's defaults
     model.train()
