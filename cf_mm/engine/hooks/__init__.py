@@ -1,4 +1,5 @@
 """Registered hooks."""
 from .clusterfit_hook import ClusterFitHook
+from .epoch_seed_hook import EpochSeedHook
 
-__all__ = ['ClusterFitHook']
+__all__ = ['ClusterFitHook', 'EpochSeedHook']
