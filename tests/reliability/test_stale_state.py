@@ -154,3 +154,28 @@ def test_cluster_tool_refuses_ids_that_are_not_0_to_n(tmp_path, monkeypatch,
         'cluster', [str(root), '-k', '4', '--out-dir', str(tmp_path / 'o'),
                     '--quiet'], monkeypatch, capsys)
     assert code == 2 and 'are not the sample ids 0..99' in err
+
+
+def test_extract_features_tool_with_a_stale_shard(
+        fmnist_root, rotnet_checkpoint, tmp_path, monkeypatch, capsys):
+    """tools/extract_features.py into an out dir holding a stale rank001:
+    the result (and meta.json) covers exactly the 12 images."""
+    from tests.reliability.helpers import write_image_folder
+    from tests.reliability.test_bad_inputs import image_data_config
+    write_image_folder(fmnist_root, tmp_path / 'imgs', num=12)
+    out = tmp_path / 'feats'
+    write_shard(out / 'res5', 'rank001', np.arange(12, 24))
+    json.dump(dict(layers=dict(res5=dict(num_samples=24))),
+              open(out / 'meta.json', 'w'))
+    argv = [ROTNET_CFG, rotnet_checkpoint, '--data-config',
+            image_data_config(tmp_path, tmp_path / 'imgs'), '--out-dir',
+            str(out), '--num-workers', '0']
+    code, stdout, err = run_tool_inprocess('extract_features', argv,
+                                           monkeypatch, capsys)
+    assert code == 0, err
+    assert 'res5: 12 x 128' in stdout
+    assert json.load(open(out / 'meta.json'))['layers']['res5'][
+        'num_samples'] == 12
+    store = FeatureStore(str(out / 'res5'))
+    assert store.shard_names == ['rank000'] and store.id_range == (0, 12)
+    assert not osp.exists(out / 'cf_mm.lock')  # released at the end
