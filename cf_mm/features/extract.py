@@ -149,6 +149,37 @@ class LayerFeatureExtractor:
         return {name: outputs[name] for name in self.layers}
 
 
+def is_video_model(model: nn.Module) -> bool:
+    """Whether ``model``'s batches carry a clip axis, ``(B, V, ...)``.
+
+    mmaction2's ``ActionDataPreprocessor`` (the only one declaring a
+    ``format_shape``) always gives its recognizers such batches.
+    """
+    preprocessor = getattr(model, 'data_preprocessor', None)
+    return getattr(preprocessor, 'format_shape', None) is not None
+
+
+def make_extractor(model: nn.Module, layers: Sequence[str] = ('res5', ),
+                   l2_normalize: bool = True) -> LayerFeatureExtractor:
+    """The feature extractor for ``model``: per image, or for video models
+    (:func:`is_video_model`) averaged over each video's clips
+    (:class:`cf_mm.features.video.ClipAveragingExtractor`).
+
+    Args:
+        model (nn.Module): The model.
+        layers (Sequence[str]): Layer names, see :func:`resolve_layer`.
+        l2_normalize (bool): L2-normalise each (averaged) feature.
+
+    Returns:
+        LayerFeatureExtractor: A callable from a collated batch to
+        ``{layer: (B, C) tensor}``.
+    """
+    if is_video_model(model):
+        from .video import ClipAveragingExtractor
+        return ClipAveragingExtractor(model, layers, l2_normalize)
+    return LayerFeatureExtractor(model, layers, l2_normalize)
+
+
 class ContiguousShardSampler(Sampler):
     """Yields the contiguous index range of one rank, without padding.
 
@@ -203,7 +234,7 @@ def _iter_batch_features(model: nn.Module, loader: DataLoader,
     The model is in eval mode while the generator runs; a progress bar over
     ``num_samples`` is shown when ``progress`` is set.
     """
-    extractor = LayerFeatureExtractor(model, layers, l2_normalize)
+    extractor = make_extractor(model, layers, l2_normalize)
     bar = ProgressBar(num_samples) if progress else None
     was_training = model.training
     model.eval()
@@ -539,6 +570,9 @@ def check_model_input(model: nn.Module, dataset: Dataset, pipeline: str,
         pipeline (str): Where that pipeline came from, for the message.
         setting (str): What the user sets to fix it, for the message.
     """
+    if is_video_model(model):
+        from .video import check_video_model_input
+        return check_video_model_input(model, dataset, pipeline, setting)
     fix = (f'Set {setting} to a deterministic pipeline that gives the model '
            "its input (channels, size), e.g. its own config's test pipeline")
     try:
