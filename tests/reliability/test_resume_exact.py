@@ -62,8 +62,9 @@ def max_weight_difference(path_a, path_b):
                for k in a if a[k].is_floating_point())
 
 
-@pytest.mark.parametrize('seed_hook', [True, False],
-                         ids=['epoch-seed-hook', 'mmengine-default'])
+@pytest.mark.parametrize('seed_hook', [
+    True, pytest.param(False, marks=pytest.mark.slow)],
+    ids=['epoch-seed-hook', 'mmengine-default'])
 def test_resumed_run_matches_uninterrupted_run(fmnist_root,
                                                rotnet_checkpoint, tmp_path,
                                                seed_hook):
