@@ -32,7 +32,7 @@ from mmengine.runner.loops import _InfiniteDataloaderIterator
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
-from cf_mm.clustering import kmeans, load_labels, save_cluster_result
+from cf_mm.clustering import kmeans, save_cluster_result
 from cf_mm.datasets.pseudo_label import (DatasetView, PseudoLabelDataset,
                                          dataset_fingerprint)
 from cf_mm.features.extract import (build_extraction_model,
@@ -330,17 +330,6 @@ class ClusterFitHook(Hook):
             num_clusters=self.num_clusters,
             extract_pipeline=self.extract_pipeline,
             **self._kmeans_settings())
-
-    def _saved_labels(self, out_dir: str, fingerprint: dict
-                      ) -> Optional[np.ndarray]:
-        summary_file = osp.join(out_dir, 'summary.json')
-        if not osp.isfile(summary_file):
-            return None
-        with open(summary_file) as f:
-            saved = json.load(f).get('meta', {}).get('fingerprint')
-        if saved != json.loads(json.dumps(fingerprint)):
-            return None
-        return load_labels(out_dir)
 
     def _load_or_cluster(self, runner, dataset: PseudoLabelDataset,
                          out_dir: str) -> np.ndarray:
