@@ -80,14 +80,20 @@ def test_manifest_refuses_a_store_that_does_not_cover_the_dataset(tmp_path):
     assert not osp.exists(tmp_path / MANIFEST_FILE)
 
 
+@pytest.fixture(scope='module')
+def clean_run(fmnist_root, rotnet_checkpoint, tmp_path_factory):
+    """Work dir of an uninterrupted ClusterFit run in a clean work dir."""
+    work = tmp_path_factory.mktemp('clean')
+    train(clusterfit_cfg(fmnist_root, rotnet_checkpoint, work))
+    return work
+
+
 def test_hook_with_leftover_rank001_shard_gets_one_label_per_image(
-        fmnist_root, rotnet_checkpoint, tmp_path):
+        fmnist_root, rotnet_checkpoint, clean_run, tmp_path):
     """The issue's scenario: a 2-GPU run left features/res5/rank001 (and
     its features were kept); a 1-GPU rerun must give 200 labels for 200
     images, the same as a run in a clean work dir."""
-    clean = tmp_path / 'clean'
-    train(clusterfit_cfg(fmnist_root, rotnet_checkpoint, clean))
-    expected = np.load(osp.join(label_dir(clean), 'labels.npy'))
+    expected = np.load(osp.join(label_dir(clean_run), 'labels.npy'))
 
     work = tmp_path / 'stale'
     feat_root = osp.join(label_dir(work), 'features', 'res5')
@@ -99,10 +105,12 @@ def test_hook_with_leftover_rank001_shard_gets_one_label_per_image(
 
 
 def test_saved_labels_of_the_wrong_count_are_not_reused(
-        fmnist_root, rotnet_checkpoint, tmp_path):
+        fmnist_root, rotnet_checkpoint, clean_run, tmp_path):
     """The locked-in state of the issue: 400 labels for 200 images under a
     valid fingerprint. The next run must cluster again (and heal it)."""
-    train(clusterfit_cfg(fmnist_root, rotnet_checkpoint, tmp_path))
+    import shutil
+    shutil.copytree(osp.join(clean_run, 'clusterfit'),
+                    osp.join(tmp_path, 'clusterfit'))
     out = label_dir(tmp_path)
     good = np.load(osp.join(out, 'labels.npy'))
     np.save(osp.join(out, 'labels.npy'), np.concatenate([good, good]))
