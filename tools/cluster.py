@@ -222,9 +222,6 @@ def main(argv=None) -> int:
         if getattr(args, name) < 1:
             raise ValueError(f'--{name.replace("_", "-")} must be >= 1, got '
                              f'{getattr(args, name)}')
-    if args.num_clusters > len(features):
-        raise ValueError(f'--num-clusters {args.num_clusters} is larger than '
-                         f'the {len(features)} samples of {args.features}')
     distributed = args.launcher != 'none'
     if not distributed:
         with DirLock(out_dir, 'tools/cluster.py output'):

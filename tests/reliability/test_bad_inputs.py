@@ -82,7 +82,7 @@ CASES = {
         'must hold an (N, D) float array'),
     'cluster-k-above-samples': (
         'cluster', lambda f: [f['train_feats'], '-k', '41'],
-        '--num-clusters 41 is larger than the 40 samples'),
+        'num_clusters=41 exceeds the 40'),
 }
 
 
@@ -161,3 +161,17 @@ def test_zero_byte_and_pickled_checkpoints_name_the_file(
         assert 'pwned' not in out
         lines = err.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], err
+
+
+def test_zero_byte_n_pre_checkpoint_stops_the_hook_before_extraction(
+        fmnist_root, tmp_path):
+    from cf_mm.apis import train
+    from tests.reliability.helpers import clusterfit_cfg, label_dir
+    empty = tmp_path / 'n_pre.pth'
+    empty.write_bytes(b'')
+    cfg = clusterfit_cfg(fmnist_root, str(empty), tmp_path / 'work')
+    with pytest.raises(ValueError, match=r'pretrained_checkpoint .*n_pre.pth '
+                       r'is empty \(0 bytes\)'):
+        train(cfg)
+    assert not osp.exists(osp.join(label_dir(tmp_path / 'work'),
+                                   'features'))

@@ -23,8 +23,8 @@ NUM = 40
 FIFO_INDEX = 30
 
 
-def train_config(tmp_path, folder, checkpoint, epochs):
-    return write_config(tmp_path / f'cf_{epochs}e.py', f'''
+def train_config(tmp_path, folder, checkpoint, epochs, num_iters=20):
+    return write_config(tmp_path / f'cf_{epochs}e_{num_iters}.py', f'''
         _base_ = [{CLUSTERFIT_CFG!r}]
         pipeline = {FOLDER_PIPELINE!r}
         train_dataloader = dict(
@@ -38,7 +38,8 @@ def train_config(tmp_path, folder, checkpoint, epochs):
         custom_hooks = [dict(
             type='ClusterFitHook', pretrained_config={ROTNET_CFG!r},
             pretrained_checkpoint={checkpoint!r}, num_clusters=4,
-            extract_pipeline=pipeline, batch_size=16, num_workers=0)]
+            extract_pipeline=pipeline, batch_size=16, num_workers=0,
+            num_iters={num_iters}, backend='torch')]
         param_scheduler = dict(T_max={epochs})
         train_cfg = dict(max_epochs={epochs})
         default_hooks = dict(logger=dict(interval=1),
@@ -46,11 +47,12 @@ def train_config(tmp_path, folder, checkpoint, epochs):
         ''')
 
 
-def start_train(config, work_dir, *extra):
+def start_train(config, work_dir, *extra, stdout=subprocess.DEVNULL):
     return subprocess.Popen(
         [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
-         '--work-dir', str(work_dir), *extra], cwd=REPO, env=env(),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+         '--work-dir', str(work_dir), *extra], cwd=REPO,
+        env=dict(env(), PYTHONUNBUFFERED='1'), stdout=stdout,
+        stderr=subprocess.PIPE, text=True)
 
 
 def finish(proc, timeout=600):
@@ -86,16 +88,20 @@ def image_folder(fmnist_root, tmp_path):
     return folder, paths
 
 
-@pytest.fixture
-def clean_labels(image_folder, rotnet_checkpoint, tmp_path):
+def clean_run(folder, checkpoint, tmp_path, num_iters=20):
     """sha256 of the labels of an uninterrupted run."""
-    folder, _ = image_folder
-    work = tmp_path / 'clean'
-    finish(start_train(train_config(tmp_path, folder, rotnet_checkpoint, 1),
-                       work))
+    work = tmp_path / f'clean{num_iters}'
+    finish(start_train(train_config(tmp_path, folder, checkpoint, 1,
+                                    num_iters), work))
     return sha256_file(osp.join(label_dir(work), 'labels.npy'))
 
 
+@pytest.fixture
+def clean_labels(image_folder, rotnet_checkpoint, tmp_path):
+    return clean_run(image_folder[0], rotnet_checkpoint, tmp_path)
+
+
+@pytest.mark.slow
 def test_kill_9_during_extraction_then_rerun(image_folder, rotnet_checkpoint,
                                             clean_labels, tmp_path):
     folder, paths = image_folder
@@ -120,6 +126,7 @@ def test_kill_9_during_extraction_then_rerun(image_folder, rotnet_checkpoint,
     assert not osp.exists(osp.join(label_dir(work), 'features'))
 
 
+@pytest.mark.slow
 def test_kill_9_during_training_then_resume(image_folder, rotnet_checkpoint,
                                            clean_labels, tmp_path):
     folder, _ = image_folder
@@ -133,3 +140,29 @@ def test_kill_9_during_training_then_resume(image_folder, rotnet_checkpoint,
     finish(start_train(config, work, '--resume'))
     assert osp.isfile(work / 'epoch_3.pth')
     assert sha256_file(labels_file) == clean_labels
+
+
+@pytest.mark.slow
+def test_kill_9_during_kmeans_then_rerun(image_folder, rotnet_checkpoint,
+                                         tmp_path):
+    """Killed as soon as the hook logs the start of k-means (20,000
+    iterations, seconds long): no summary is left, the rerun's labels equal
+    an uninterrupted run's."""
+    folder, _ = image_folder
+    num_iters = 20000
+    expected = clean_run(folder, rotnet_checkpoint, tmp_path, num_iters)
+    work = tmp_path / 'killed'
+    config = train_config(tmp_path, folder, rotnet_checkpoint, 1, num_iters)
+    proc = start_train(config, work, stdout=subprocess.PIPE)
+    for line in proc.stdout:
+        if 'ClusterFit: k-means' in line:
+            kill9(proc)
+            break
+    else:
+        proc.wait()
+        raise AssertionError('k-means never started: ' +
+                             proc.stderr.read()[-3000:])
+    assert not osp.exists(osp.join(label_dir(work), 'summary.json')), \
+        'the kill came after k-means finished'
+    finish(start_train(config, work))
+    assert sha256_file(osp.join(label_dir(work), 'labels.npy')) == expected

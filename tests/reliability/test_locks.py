@@ -13,16 +13,22 @@ import pytest
 
 from cf_mm.apis import train
 from cf_mm.features.store import FeatureStore, FeatureStoreWriter
+from cf_mm.utils import lock as lock_module
 from cf_mm.utils.lock import DirLock, LockHeldError
 from tests.reliability.helpers import clusterfit_cfg, env, label_dir
 
+# The lock module alone (no cf_mm package import): starts in a blink.
 HOLD_LOCK = textwrap.dedent('''
-    import sys
-    from cf_mm.utils.lock import DirLock
-    lock = DirLock(sys.argv[1], 'test holder').acquire()
+    import importlib.util, sys
+    spec = importlib.util.spec_from_file_location('lock', sys.argv[2])
+    lock_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lock_module)
+    lock = lock_module.DirLock(sys.argv[1], 'test holder').acquire()
     print('locked', flush=True)
     sys.stdin.readline()
 ''')
+
+lock_module_file = lock_module.__file__
 
 HOLD_WRITER = textwrap.dedent('''
     import sys
@@ -39,6 +45,8 @@ HOLD_WRITER = textwrap.dedent('''
 
 
 def start(script, *args):
+    if script is HOLD_LOCK:
+        args = args + (lock_module_file, )
     proc = subprocess.Popen([sys.executable, '-c', script, *map(str, args)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True, env=env())

@@ -80,14 +80,20 @@ def test_manifest_refuses_a_store_that_does_not_cover_the_dataset(tmp_path):
     assert not osp.exists(tmp_path / MANIFEST_FILE)
 
 
+@pytest.fixture(scope='module')
+def clean_run(fmnist_root, rotnet_checkpoint, tmp_path_factory):
+    """Work dir of an uninterrupted ClusterFit run in a clean work dir."""
+    work = tmp_path_factory.mktemp('clean')
+    train(clusterfit_cfg(fmnist_root, rotnet_checkpoint, work))
+    return work
+
+
 def test_hook_with_leftover_rank001_shard_gets_one_label_per_image(
-        fmnist_root, rotnet_checkpoint, tmp_path):
+        fmnist_root, rotnet_checkpoint, clean_run, tmp_path):
     """The issue's scenario: a 2-GPU run left features/res5/rank001 (and
     its features were kept); a 1-GPU rerun must give 200 labels for 200
     images, the same as a run in a clean work dir."""
-    clean = tmp_path / 'clean'
-    train(clusterfit_cfg(fmnist_root, rotnet_checkpoint, clean))
-    expected = np.load(osp.join(label_dir(clean), 'labels.npy'))
+    expected = np.load(osp.join(label_dir(clean_run), 'labels.npy'))
 
     work = tmp_path / 'stale'
     feat_root = osp.join(label_dir(work), 'features', 'res5')
@@ -99,10 +105,12 @@ def test_hook_with_leftover_rank001_shard_gets_one_label_per_image(
 
 
 def test_saved_labels_of_the_wrong_count_are_not_reused(
-        fmnist_root, rotnet_checkpoint, tmp_path):
+        fmnist_root, rotnet_checkpoint, clean_run, tmp_path):
     """The locked-in state of the issue: 400 labels for 200 images under a
     valid fingerprint. The next run must cluster again (and heal it)."""
-    train(clusterfit_cfg(fmnist_root, rotnet_checkpoint, tmp_path))
+    import shutil
+    shutil.copytree(osp.join(clean_run, 'clusterfit'),
+                    osp.join(tmp_path, 'clusterfit'))
     out = label_dir(tmp_path)
     good = np.load(osp.join(out, 'labels.npy'))
     np.save(osp.join(out, 'labels.npy'), np.concatenate([good, good]))
@@ -154,3 +162,28 @@ def test_cluster_tool_refuses_ids_that_are_not_0_to_n(tmp_path, monkeypatch,
         'cluster', [str(root), '-k', '4', '--out-dir', str(tmp_path / 'o'),
                     '--quiet'], monkeypatch, capsys)
     assert code == 2 and 'are not the sample ids 0..99' in err
+
+
+def test_extract_features_tool_with_a_stale_shard(
+        fmnist_root, rotnet_checkpoint, tmp_path, monkeypatch, capsys):
+    """tools/extract_features.py into an out dir holding a stale rank001:
+    the result (and meta.json) covers exactly the 12 images."""
+    from tests.reliability.helpers import write_image_folder
+    from tests.reliability.test_bad_inputs import image_data_config
+    write_image_folder(fmnist_root, tmp_path / 'imgs', num=12)
+    out = tmp_path / 'feats'
+    write_shard(out / 'res5', 'rank001', np.arange(12, 24))
+    json.dump(dict(layers=dict(res5=dict(num_samples=24))),
+              open(out / 'meta.json', 'w'))
+    argv = [ROTNET_CFG, rotnet_checkpoint, '--data-config',
+            image_data_config(tmp_path, tmp_path / 'imgs'), '--out-dir',
+            str(out), '--num-workers', '0']
+    code, stdout, err = run_tool_inprocess('extract_features', argv,
+                                           monkeypatch, capsys)
+    assert code == 0, err
+    assert 'res5: 12 x 128' in stdout
+    assert json.load(open(out / 'meta.json'))['layers']['res5'][
+        'num_samples'] == 12
+    store = FeatureStore(str(out / 'res5'))
+    assert store.shard_names == ['rank000'] and store.id_range == (0, 12)
+    assert not osp.exists(out / 'cf_mm.lock')  # released at the end

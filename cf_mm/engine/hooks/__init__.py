@@ -1,5 +1,6 @@
 """Registered hooks."""
 from .clusterfit_hook import ClusterFitHook
+from .epoch_seed_hook import EpochSeedHook
 from .feature_metrics_hook import FeatureMetricsHook
 
-__all__ = ['ClusterFitHook', 'FeatureMetricsHook']
+__all__ = ['ClusterFitHook', 'EpochSeedHook', 'FeatureMetricsHook']

@@ -23,7 +23,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import torch
 from mmengine.dataset import InfiniteSampler
-from mmengine.dist import (barrier, broadcast, broadcast_object_list,
+from mmengine.dist import (broadcast, broadcast_object_list,
                            get_dist_info, is_main_process)
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -32,7 +32,7 @@ from mmengine.runner.loops import _InfiniteDataloaderIterator
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
-from cf_mm.clustering import kmeans, load_labels, save_cluster_result
+from cf_mm.clustering import kmeans, save_cluster_result
 from cf_mm.datasets.pseudo_label import (DatasetView, PseudoLabelDataset,
                                          dataset_fingerprint)
 from cf_mm.features.extract import (build_extraction_model,
@@ -331,17 +331,6 @@ class ClusterFitHook(Hook):
             extract_pipeline=self.extract_pipeline,
             **self._kmeans_settings())
 
-    def _saved_labels(self, out_dir: str, fingerprint: dict
-                      ) -> Optional[np.ndarray]:
-        summary_file = osp.join(out_dir, 'summary.json')
-        if not osp.isfile(summary_file):
-            return None
-        with open(summary_file) as f:
-            saved = json.load(f).get('meta', {}).get('fingerprint')
-        if saved != json.loads(json.dumps(fingerprint)):
-            return None
-        return load_labels(out_dir)
-
     def _load_or_cluster(self, runner, dataset: PseudoLabelDataset,
                          out_dir: str) -> np.ndarray:
         """The labels on every rank: reused when the fingerprint matches,
@@ -385,16 +374,28 @@ class ClusterFitHook(Hook):
         else:
             feat_dir = osp.join(out_dir, 'features')
             store = self._extract(runner, dataset, feat_dir)
+            failure, message = None, [None]
             if is_main_process():
-                check_store_covers(store, len(dataset),
-                                   'the train dataset')
-                labels = self._cluster(runner, store, out_dir, fingerprint)
-                if not self.keep_features:
-                    shutil.rmtree(feat_dir, ignore_errors=True)
-                if resume_from is not None:
-                    check_checkpoint_labels(resume_from, labels,
-                                            self.task, out_dir)
-            barrier()
+                try:
+                    check_store_covers(store, len(dataset),
+                                       'the train dataset')
+                    labels = self._cluster(runner, store, out_dir,
+                                           fingerprint)
+                    if not self.keep_features:
+                        shutil.rmtree(feat_dir, ignore_errors=True)
+                    if resume_from is not None:
+                        check_checkpoint_labels(resume_from, labels,
+                                                self.task, out_dir)
+                except Exception as err:  # every rank stops, not only 0
+                    failure = err
+                    message = [f'{type(err).__name__}: {err}']
+            # Instead of a barrier: the other ranks wait here for rank 0.
+            broadcast_object_list(message, src=0)
+            if failure is not None:
+                raise failure
+            if message[0] is not None:
+                raise RuntimeError(f'ClusterFitHook failed on rank 0: '
+                                   f'{message[0]}')
         return self._broadcast_labels(labels, len(dataset))
 
     def _lock_out_dir(self, out_dir: str) -> None:
