@@ -21,6 +21,11 @@ An experiment file is an mmengine config file (``.py``) with a list
 * ``foreach=dict(a=[...], b=[...])`` repeats a stage for every combination
   (in the order given); its name must use the variables so that names stay
   unique.
+* ``${probe_*.records}`` (a ``*`` / ``?`` pattern in the stage name, the
+  whole string) is the list of ``${<name>.records}`` of every earlier stage
+  whose name matches, in run order; inside a list it is spliced in. A
+  report can so collect the results of ``foreach`` stages whatever lists
+  the settings (and their overrides) give.
 * Settings and ``foreach`` variables are resolved when the file is loaded
   (after command-line overrides, so ``--cfg-options epochs=1`` changes every
   stage that says ``${epochs}``); stage outputs when the stage runs.
@@ -29,6 +34,7 @@ Reserved top-level names: ``stages``, ``work_dir`` (default
 ``work_dirs/experiments/<file name>``), ``custom_imports`` (modules that
 register more stage types, imported by mmengine when the file is loaded).
 """
+import fnmatch
 import inspect
 import os.path as osp
 import re
@@ -142,6 +148,48 @@ def references(obj) -> List[str]:
     return found
 
 
+def expand_patterns(obj, names: List[str], where: str):
+    """Replace ``${<pattern>.key}`` strings by the matching stages' refs.
+
+    Args:
+        obj: A parameter value (strings, dicts, lists, tuples).
+        names (list[str]): Names of the earlier stages, in run order.
+        where (str): Stage description for error messages.
+
+    Returns:
+        ``obj`` with every pattern string replaced by a list of references
+        (spliced into an enclosing list or tuple).
+    """
+
+    def matches(text):
+        whole = REF.fullmatch(text)
+        if not whole:
+            return None
+        head, _, rest = whole.group(1).strip().partition('.')
+        if '*' not in head and '?' not in head:
+            return None
+        found = [n for n in names if fnmatch.fnmatchcase(n, head)]
+        if not found:
+            raise ValueError(f'{where}: {text} matches no earlier stage')
+        return ['${' + n + ('.' + rest if rest else '') + '}' for n in found]
+
+    if isinstance(obj, dict):
+        return {k: expand_patterns(v, names, where) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        out = []
+        for value in obj:
+            refs = matches(value) if isinstance(value, str) else None
+            if refs is None:
+                out.append(expand_patterns(value, names, where))
+            else:
+                out += refs
+        return type(obj)(out)
+    if isinstance(obj, str):
+        refs = matches(obj)
+        return obj if refs is None else refs
+    return obj
+
+
 def _expand_foreach(raw: dict, settings: dict, where: str) -> List[dict]:
     """The combinations of a stage's ``foreach`` variables (or ``[{}]``)."""
     foreach = raw.get('foreach')
@@ -231,6 +279,7 @@ def expand_stages(raw_stages, settings: Dict[str, Any],
             if name in settings:
                 raise ValueError(f'{where}: a setting has the same name; '
                                  '${' + name + '.…} would be ambiguous')
+            body = expand_patterns(body, [s.name for s in stages], where)
             check_params(stage_type, body, where)
             deps = []
             for ref in references(body):

@@ -5,11 +5,16 @@
   ``CustomDataset`` format) for chosen classes and images per class ->
   ``data_root``, ``train_ann``, ``test_ann``, ``classes``.
 * ``fashion_mnist``: unpacks Debian's Fashion-MNIST -> ``data_root``.
+* ``noisy_labels``: the labels a ``NoisyLabelDataset`` serves (same noise,
+  same seed) as a ``.npy`` file, for the label-using clustering baselines
+  of a noisy N_pre -> ``labels``.
 """
 import os
 import os.path as osp
 import tarfile
 from typing import List, Optional, Sequence
+
+import numpy as np
 
 from ..registry import STAGES
 
@@ -102,3 +107,40 @@ def fashion_mnist_stage(ctx, root: str = osp.join('data', 'fashion_mnist'),
                                               prepare_fashion_mnist)
     prepare_fashion_mnist(src or DEBIAN_DIR, root)
     return dict(data_root=osp.abspath(root))
+
+
+@STAGES.register_module('noisy_labels')
+def noisy_labels_stage(ctx,
+                       labels: str,
+                       noise_percent: float,
+                       num_classes: Optional[int] = None,
+                       seed: int = 0) -> dict:
+    """The noisy labels an N_pre was trained on, as a ``.npy`` file.
+
+    :func:`cf_mm.datasets.noisy_label.corrupt_labels` with the arguments
+    of the N_pre's ``NoisyLabelDataset``, applied to the clean labels in
+    dataset order (e.g. an ``extract`` stage's ``train_labels.npy``), gives
+    exactly the labels that dataset served.
+
+    Args:
+        ctx (StageContext): The stage's context.
+        labels (str): ``(N,)`` clean integer labels (``.npy``).
+        noise_percent (float): ``p`` of the ``NoisyLabelDataset``.
+        num_classes (int, optional): Its ``num_classes``; default
+            ``labels.max() + 1``.
+        seed (int): Its ``seed``.
+
+    Returns:
+        dict: ``labels`` (the ``.npy`` file), ``realised_noise_rate``.
+    """
+    from cf_mm.datasets.noisy_label import corrupt_labels
+    clean = np.load(labels)
+    if clean.ndim != 1:
+        raise ValueError(f'{labels}: expected (N,) class labels, got shape '
+                         f'{clean.shape}')
+    k = int(num_classes) if num_classes is not None else int(clean.max()) + 1
+    noisy = corrupt_labels(clean, noise_percent, k, seed)
+    path = ctx.path('labels.npy')
+    np.save(path, noisy)
+    return dict(labels=path,
+                realised_noise_rate=float(np.mean(noisy != clean)))

@@ -100,8 +100,7 @@ def extract_stage(ctx,
     from mmengine.registry import init_default_scope
 
     from cf_mm.evaluation.inputs import extract_split
-    from cf_mm.features.extract import (build_extraction_dataset,
-                                        build_extraction_model)
+    from cf_mm.features.extract import build_extraction_model
 
     layers = _as_list(layers)
     data_cfg = Config.fromfile(data_config or config)
@@ -120,11 +119,9 @@ def extract_stage(ctx,
         for layer, array in feats.items():
             np.save(ctx.path(f'{split}_{layer}.npy'), array.astype(dtype))
             outputs['dims'][layer] = int(array.shape[1])
+        # Label wrappers (NoisyLabelDataset, PseudoLabelDataset) are looked
+        # through: these are the images' own (clean) labels.
         np.save(ctx.path(f'{split}_labels.npy'), labels)
-        raw = build_extraction_dataset(data_cfg, split).dataset
-        if hasattr(raw, 'get_original_gt_labels'):  # e.g. NoisyLabelDataset
-            np.save(ctx.path(f'{split}_clean_labels.npy'),
-                    np.asarray(raw.get_original_gt_labels()))
         outputs['num'][split] = int(len(labels))
     return outputs
 

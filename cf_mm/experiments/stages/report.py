@@ -95,6 +95,23 @@ def curve_markdown(points: Dict[str, Dict[str, list]], x: str,
     return '\n'.join(lines)
 
 
+def named_clusters(clusters: Union[Dict[str, Union[str, dict]], list]
+                   ) -> Dict[str, Union[str, dict]]:
+    """Name -> clustering folder; a list (of folders, or of ``cluster``
+    stages' ``{K: folder}`` outputs) is named ``<stage>/<folder>``."""
+    if isinstance(clusters, dict):
+        return clusters
+    out: Dict[str, Union[str, dict]] = {}
+    for item in clusters:
+        folders = list(item.values()) if isinstance(item, dict) else [item]
+        for folder in folders:
+            folder = osp.normpath(folder)
+            name = osp.join(osp.basename(osp.dirname(folder)),
+                            osp.basename(folder))
+            out[name] = folder
+    return out
+
+
 def _cluster_lines(clusters: Dict[str, Union[str, dict]]) -> List[str]:
     from cf_mm.clustering import load_labels
     from cf_mm.evaluation.feature_metrics import clustering_agreement
@@ -153,7 +170,7 @@ def report_stage(ctx,
                  layer_targets: Sequence[str] = (),
                  knn: bool = True,
                  curves: Sequence[dict] = (),
-                 clusters: Optional[Dict[str, str]] = None,
+                 clusters: Union[Dict[str, str], list, None] = None,
                  figures: Optional[Dict[str, str]] = None,
                  notes: str = '') -> dict:
     """Write ``report.md``, ``table.csv`` and PNG figures.
@@ -175,7 +192,9 @@ def report_stage(ctx,
         clusters (dict, optional): Name -> folder with a clustering's
             ``summary.json`` (sizes, agreement with the classes when the
             summary has it), or -> ``dict(dir=folder, classes=labels.npy)``
-            to measure the agreement with these class labels.
+            to measure the agreement with these class labels; or a list
+            of folders / ``cluster`` stage outputs (``{K: folder}``), named
+            ``<stage>/<folder>``.
         figures (dict, optional): Caption -> PNG of earlier stages to show.
         notes (str): Markdown put under the title.
 
@@ -245,7 +264,8 @@ def report_stage(ctx,
                   f'![{name}]({osp.basename(png)})', '',
                   curve_markdown(points, curve.get('x', 'noise'))]
     if clusters:
-        lines += ['## Clusters', ''] + _cluster_lines(clusters) + ['']
+        lines += ['## Clusters', ''] + _cluster_lines(
+            named_clusters(clusters)) + ['']
     for caption, png in (figures or {}).items():
         lines += [f'## {caption}', '', f'![{caption}]({png})', '']
     lines += ['## Run', ''] + run_lines(ctx.history) + ['']
