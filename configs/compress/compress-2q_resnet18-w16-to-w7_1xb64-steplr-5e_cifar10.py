@@ -1,10 +1,10 @@
 # CompRess Ours-2q of the CIFAR-10 experiment: the RotNet teacher (narrow
 # CIFAR ResNet-18, 16 base channels, res5 = 128-d) compressed into the
 # 7-base-channel student (5.2x fewer parameters) + a linear layer to 128-d.
-# Cached teacher (paper section 3): a FeatureStore of the teacher's res5
-# embeddings of the training images, indexed by dataset index; a live
-# teacher: model.cached_teacher=None model.teacher="dict(config=...,
-# checkpoint=...)". The paper's recipe (SGD lr 0.01, momentum 0.9, weight
+# Live teacher by default (its checkpoint is loaded strictly when training
+# starts); configs/experiments/compress_cifar10.py uses a cached teacher
+# (paper section 3): model.teacher=None model.cached_teacher=<FeatureStore
+# of the teacher's res5 embeddings, indexed by dataset index>. The paper's recipe (SGD lr 0.01, momentum 0.9, weight
 # decay 1e-4, lr x0.2 at 90/130 and 120/130 of training, tau 0.04, EMA
 # 0.999) at batch 64 and 5 epochs; queue 1000 (half the 2000 training
 # images; 128k is a tenth of ImageNet).
@@ -24,7 +24,10 @@ model = dict(
     queue_len=1000,
     temperature=0.04,
     momentum=0.001,
-    cached_teacher='work_dirs/compress_cifar10/teacher_store/res5',
+    teacher=dict(
+        config='configs/compress/rotnet_resnet18-w16_1xb64-coslr-6e_cifar10.py',
+        checkpoint='work_dirs/compress_cifar10/teacher/epoch_6.pth',
+        layer='res5'),
     data_preprocessor=_base_.cifar10_selfsup_preprocessor,
     backbone=dict(
         _base_.cifar10_backbone,

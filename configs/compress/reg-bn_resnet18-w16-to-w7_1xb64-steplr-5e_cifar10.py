@@ -1,5 +1,5 @@
 # Reg-BN baseline of the CIFAR-10 experiment: the student, through a linear
-# layer to the teacher's 128 dims, regresses the (cached) teacher embedding
+# layer to the teacher's 128 dims, regresses the teacher embedding
 # after a non-parametric batch norm of both. Appendix recipe: SGD lr 0.1,
 # x0.1 at 40/100 and 80/100 of training.
 _base_ = ['./compress-2q_resnet18-w16-to-w7_1xb64-steplr-5e_cifar10.py']
@@ -8,7 +8,7 @@ model = dict(
     _delete_=True,
     type='EmbeddingRegression',
     batch_norm=True,
-    cached_teacher=_base_.model.cached_teacher,
+    teacher=_base_.model.teacher,
     data_preprocessor=_base_.model.data_preprocessor,
     backbone=_base_.model.backbone,
     neck=_base_.model.neck)

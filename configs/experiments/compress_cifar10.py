@@ -39,7 +39,7 @@ compress_1q_config = ('configs/compress/'
                       'cifar10.py')
 regbn_config = ('configs/compress/'
                 'reg-bn_resnet18-w16-to-w7_1xb64-steplr-5e_cifar10.py')
-data_config = 'configs/compress/extract_cifar10-fmnist_data.py'
+data_config = 'configs/compress/_base_/extract_cifar10-fmnist_data.py'
 
 train_data = {
     'train_dataloader.dataset.data_root': '${cifar.data_root}',
@@ -54,7 +54,8 @@ eval_data = {
     'val_dataloader.dataset.data_prefix': '${fmnist.data_root}',
     'val_dataloader.dataset.indices': '${num_fmnist}',
 }
-distilled = {
+distilled = {  # cached teacher (paper section 3) instead of the live one
+    'model.teacher': None,
     'model.cached_teacher': '${teacher_store.store}',
     'train_cfg.max_epochs': '${epochs}',
 }

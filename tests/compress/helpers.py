@@ -53,6 +53,11 @@ def student_cfg(teacher=None, cached_teacher=None, **kwargs) -> dict:
     return cfg
 
 
-def build(cfg: dict, seed: int = 1):
+def build(cfg: dict, seed: int = 1, init: bool = True):
+    """Build (and, as mmengine's Runner does, init_weights: the teacher's
+    checkpoint is loaded there)."""
     torch.manual_seed(seed)
-    return MODELS.build(cfg)
+    model = MODELS.build(cfg)
+    if init:
+        model.init_weights()
+    return model

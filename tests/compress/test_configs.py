@@ -60,6 +60,9 @@ def test_imagenet_student_builds_with_a_resnet50_teacher(tmp_path):
     cfg.model.queue_len = 16
     cfg.model.probe_size = 32
     model = MODELS.build(cfg.model)
+    model.init_weights()  # loads the teacher strictly
+    for key, value in teacher.state_dict().items():
+        assert torch.equal(model.teacher.state_dict()[key], value), key
     assert (model.teacher_dim, model.student_dim) == (2048, 2048)
     assert model.teacher_queue.shape == (16, 2048)
     assert model.student_queue.shape == (16, 2048)
@@ -78,6 +81,7 @@ def _store(root, num, dim):
 def test_cifar_configs_build_and_train_a_step(tmp_path, name):
     cfg = Config.fromfile(osp.join(CFG, CIFAR[name]))
     assert cfg.model.type == name.replace('1q', '')
+    cfg.model.teacher = None
     cfg.model.cached_teacher = _store(str(tmp_path / 'store'), 1000, 128)
     model = MODELS.build(cfg.model)
     if name == 'CompRess1q':

@@ -180,8 +180,12 @@ def test_resume_restores_queues_and_the_next_loss(teacher_files, tmp_path):
         model.loss(*preprocess(model, images, samples))
     path = str(tmp_path / 'epoch_1.pth')
     save_checkpoint(dict(state_dict=model.state_dict(), meta=dict()), path)
-    resumed = live(teacher_files, anchors='2q', queue_len=6)
-    assert int(resumed.queue_filled) == 0
+    # Not init_weights: the teacher's weights come with the checkpoint.
+    config, _, _ = teacher_files
+    resumed = build(student_cfg(dict(config=config,
+                                     checkpoint='/nonexistent/teacher.pth'),
+                                anchors='2q', queue_len=6), init=False)
+    assert int(resumed.queue_filled) == 0 and int(resumed.teacher_loaded) == 0
     load_checkpoint(resumed, path, strict=True)
     resumed.train()
     for name in ('teacher_queue', 'student_queue', 'queue_ptr',
@@ -205,6 +209,18 @@ def test_teacher_is_frozen_and_stays_in_eval_mode(teacher_files):
     _, _, net = teacher_files
     for key, value in net.state_dict().items():
         assert torch.equal(model.teacher.state_dict()[key], value), key
+
+
+def test_no_loss_before_the_teacher_is_loaded(teacher_files):
+    config, checkpoint, _ = teacher_files
+    model = build(student_cfg(dict(config=config, checkpoint=checkpoint)),
+                  init=False)
+    images, samples = batches(1)[0]
+    with pytest.raises(RuntimeError, match='teacher weights .* not loaded'):
+        model.loss(*preprocess(model, images, samples))
+    model.init_weights()
+    assert int(model.teacher_loaded) == 1
+    model.loss(*preprocess(model, images, samples))
 
 
 def test_strict_teacher_loading_names_keys_and_file(teacher_files, tmp_path):
@@ -279,6 +295,10 @@ def test_cached_and_live_teacher_give_the_same_loss(teacher_files, tmp_path,
     live_model = live(teacher_files, anchors=anchors, queue_len=8)
     cached = build(student_cfg(cached_teacher=str(tmp_path / 'res5'),
                                anchors=anchors, queue_len=8))
+    # The same student in both (init_weights of the live model also drew
+    # random numbers for its teacher's modules).
+    live_state = live_model.state_dict()
+    cached.load_state_dict({k: live_state[k] for k in cached.state_dict()})
     live_model.train()
     cached.train()
     for key, value in cached.state_dict().items():

@@ -91,22 +91,18 @@ def load_state_dict_strictly(model: nn.Module, checkpoint: str,
         raise RuntimeError(f'{what} checkpoint {checkpoint}: {err}') from err
 
 
-def build_teacher(config: str, checkpoint: str) -> nn.Module:
-    """Build a network as mmpretrain's ``get_model`` does; load strictly.
+def build_teacher(config: str) -> nn.Module:
+    """Build a network as mmpretrain's ``get_model`` does, without weights.
 
     Args:
         config (str): The teacher's config file (its ``model``).
-        checkpoint (str): Its weights.
 
     Returns:
-        nn.Module: The teacher, frozen (no gradients), in eval mode.
+        nn.Module: The teacher, frozen (no gradients), in eval mode. Its
+        weights are loaded by :func:`load_state_dict_strictly`.
     """
     from cf_mm.features.extract import build_extraction_model
-    if checkpoint is None:
-        raise ValueError(f'teacher {config} needs a checkpoint: distilling '
-                         'a randomly initialised teacher is never intended')
     teacher = build_extraction_model(config, None, 'cpu')
-    load_state_dict_strictly(teacher, checkpoint)
     for param in teacher.parameters():
         param.requires_grad_(False)
     return teacher.eval()
@@ -245,7 +241,10 @@ class _TeacherStudent(BaseSelfSupervisor):
             None: the globally pooled backbone output.
         teacher (dict, optional): ``config`` and ``checkpoint`` of the
             teacher, and ``layer`` (default ``'res5'``; ``'neck'`` for the
-            teacher's neck output).
+            teacher's neck output). The network is built here; its weights
+            are loaded strictly by :meth:`init_weights` (which mmengine's
+            Runner calls before training or resuming) or come with a
+            checkpoint of this model; :meth:`loss` refuses to run before.
         cached_teacher (str, optional): Instead of ``teacher``: the root of
             a FeatureStore of teacher embeddings indexed by dataset index.
         probe_size (int): Side of the dummy image that finds the embedding
@@ -280,8 +279,13 @@ class _TeacherStudent(BaseSelfSupervisor):
                 raise ValueError(
                     f'teacher must be dict(config=..., checkpoint=..., '
                     f'layer=...), got keys {sorted(teacher)}')
-            self.teacher = build_teacher(teacher['config'],
-                                         teacher.get('checkpoint'))
+            if not teacher.get('checkpoint'):
+                raise ValueError(
+                    f"teacher {teacher['config']} needs a checkpoint: "
+                    'distilling a randomly initialised teacher is never '
+                    'intended')
+            self.teacher = build_teacher(teacher['config'])
+            self.teacher_checkpoint = teacher['checkpoint']
             self.teacher_layer = teacher.get('layer', 'res5')
         else:
             self.teacher = None
@@ -290,6 +294,27 @@ class _TeacherStudent(BaseSelfSupervisor):
             self.teacher_bank = load_cached_teacher(cached_teacher)
             self.cached_teacher = cached_teacher
         self.teacher_dim, self.student_dim = self._probe_dims(probe_size)
+        # 1 once the teacher's weights are in (saved with checkpoints, so a
+        # resumed or extracted model needs no teacher file); a cached
+        # teacher is in from the start.
+        self.register_buffer(
+            'teacher_loaded',
+            torch.full((1, ), int(self.teacher is None), dtype=torch.long))
+
+    def init_weights(self) -> None:
+        """Initialise the student, then load the teacher strictly."""
+        super().init_weights()
+        if self.teacher is not None:
+            load_state_dict_strictly(self.teacher, self.teacher_checkpoint)
+            self.teacher.eval()
+            self.teacher_loaded.fill_(1)
+
+    def _check_teacher(self) -> None:
+        if self.teacher is not None and not int(self.teacher_loaded):
+            raise RuntimeError(
+                f'the teacher weights ({self.teacher_checkpoint}) are not '
+                'loaded: call init_weights() (mmengine\'s Runner does) or '
+                'load a checkpoint of this model first')
 
     # ------------------------------------------------------------- helpers
     @torch.no_grad()
@@ -335,6 +360,7 @@ class _TeacherStudent(BaseSelfSupervisor):
         to its own statistics; a cached one gives the stored embedding of
         each image's dataset index (no augmentation, section 3).
         """
+        self._check_teacher()
         if self.teacher is None:
             idx = sample_indices(data_samples)
             num = self.teacher_bank.shape[0]

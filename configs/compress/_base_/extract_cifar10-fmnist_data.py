@@ -4,7 +4,7 @@
 #   test:  the CIFAR-10 test subset,
 #   val:   the transfer target, Fashion-MNIST test images resized to 32x32
 #          and repeated into 3 channels (retrieval Recall@K).
-_base_ = ['../reproduction/_base_/cifar10-subset_resnet18_w16.py']
+_base_ = ['../../reproduction/_base_/cifar10-subset_resnet18_w16.py']
 
 fmnist_pipeline = [
     dict(type='Resize', scale=(32, 32)),
