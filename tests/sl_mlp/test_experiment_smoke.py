@@ -11,7 +11,7 @@ from cf_mm.experiments.stages.data import CIFAR10_TAR
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 EXPERIMENT = osp.join(REPO, 'configs', 'experiments', 'sl_mlp_cifar10.py')
 TINY = dict(epochs=1, num_train_per_class=12, num_test_per_class=6,
-            num_metric_per_class=4, num_workers=0)
+            num_metric_per_class=4, num_workers=0, num_clusters=10)
 
 
 @pytest.mark.slow
