@@ -3,7 +3,7 @@
 # SL and SL-MLP (same narrow ResNet-18, recipe and epochs; SL-MLP adds the
 # projector before the classifier) are trained on pre-D with a
 # FeatureMetricsHook (phi(pre-D), phi(eval-D), Pi, R of the res5 feature
-# every epoch, Figures 6c / 7); ClusterFit N_cf (k-means on SL's res5, K=96)
+# every 2 epochs, Figures 6c / 7); ClusterFit N_cf (k-means on SL's res5, K=96)
 # is trained without and with the projector. Transfer: linear probes on the
 # frozen backbones (projector discarded) on eval-D, stage-wise (res2 ... res5,
 # each average-pooled to about 9000 dims, Figure 6a) and on the globally
@@ -14,7 +14,7 @@
 #       --cfg-options epochs=1 num_train_per_class=20 num_test_per_class=10 \
 #       num_metric_per_class=5 --work-dir work_dirs/sl_mlp_smoke
 
-epochs = 10  # every network
+epochs = 20  # every network
 num_train_per_class = 250  # pre-D: 1500 train images; eval-D probe: 1000
 num_test_per_class = 250  # eval-D probe test: 1000 images
 num_metric_per_class = 100  # FeatureMetricsHook: fixed images per class
@@ -24,14 +24,14 @@ work_dir = 'work_dirs/sl_mlp_cifar10'
 
 pre_d_classes = ['bird', 'cat', 'deer', 'dog', 'frog', 'horse']
 eval_d_classes = ['airplane', 'automobile', 'ship', 'truck']
-sl_config = 'configs/sl_mlp/sl_resnet18-w16_1xb128-coslr-10e_cifar10-animals.py'
+sl_config = 'configs/sl_mlp/sl_resnet18-w16_1xb64-coslr-20e_cifar10-animals.py'
 sl_mlp_config = ('configs/sl_mlp/'
-                 'sl-mlp_resnet18-w16_1xb128-coslr-10e_cifar10-animals.py')
+                 'sl-mlp_resnet18-w16_1xb64-coslr-20e_cifar10-animals.py')
 ncf_config = ('configs/sl_mlp/'
-              'clusterfit-sl-k96_resnet18-w16_1xb128-coslr-10e_'
+              'clusterfit-sl-k96_resnet18-w16_1xb64-coslr-20e_'
               'cifar10-animals.py')
 ncf_mlp_config = ('configs/sl_mlp/'
-                  'clusterfit-sl-k96-mlp_resnet18-w16_1xb128-coslr-10e_'
+                  'clusterfit-sl-k96-mlp_resnet18-w16_1xb64-coslr-20e_'
                   'cifar10-animals.py')
 num_clusters = 96
 # Deterministic train/test datasets of CIFAR-10 for extraction.
@@ -88,6 +88,36 @@ def transfer_stages(nets):
     ]
 
 
+def report_stages(nets, suffix):
+    """Feature metrics and report of some networks (``_sl``: SL / SL-MLP
+    only, ready before N_cf is trained; ``''``: all)."""
+    return [
+        dict(name='metrics' + suffix, type='feature_metrics',
+             histories={
+                 name: '${' + net + '.work_dir}/feature_metrics.json'
+                 for net, name in networks.items() if net in nets
+             },
+             title='CIFAR-10 concept split: res5 feature metrics'),
+        dict(name='report' + suffix, type='report',
+             title='SL vs SL-MLP on the CIFAR-10 concept split',
+             records=['${probe_stagewise_' + net + '.records}'
+                      for net in nets] +
+             ['${probe_pooled_' + net + '.records}' for net in nets],
+             layer_targets=['eval-D stage-wise'], knn=False,
+             figures={'Feature metrics over epochs (pre-D 6 animals, eval-D '
+                      '4 vehicles; 100 test images per class)':
+                      '${metrics' + suffix + '.figure}'},
+             notes=('pre-D: ${num_train_per_class} train images of each '
+                    'of the 6 animal classes; eval-D probes: '
+                    '${num_train_per_class} train / ${num_test_per_class} '
+                    'test images of each of the 4 vehicle classes. '
+                    '${epochs} epochs for every network. Linear probe: '
+                    'CompRess protocol on cached features. Stage-wise: each '
+                    'layer average-pooled to about 9000 dims; pooled res5: '
+                    'global average, L2-normalised.')),
+    ]
+
+
 stages = [
     dict(name='pre_d', type='cifar10_subset', classes=pre_d_classes,
          num_train_per_class='${num_train_per_class}',
@@ -99,7 +129,8 @@ stages = [
          options=dict(common, **train_data)),
     dict(name='sl_mlp', type='train', config='${sl_mlp_config}',
          options=dict(common, **train_data)),
-] + transfer_stages(['sl', 'sl_mlp']) + [
+] + transfer_stages(['sl', 'sl_mlp']) + report_stages(
+    ['sl', 'sl_mlp'], '_sl') + [
     dict(name='ncf', type='clusterfit', config='${ncf_config}',
          pretrained_config='${sl.config}',
          pretrained_checkpoint='${sl.checkpoint}',
@@ -112,27 +143,4 @@ stages = [
          num_clusters='${num_clusters}',
          hook_options=dict(num_workers='${num_workers}'),
          options=dict(common, **ncf_data)),
-] + transfer_stages(['ncf', 'ncf_mlp']) + [
-    dict(name='metrics', type='feature_metrics',
-         histories={
-             name: '${' + net + '.work_dir}/feature_metrics.json'
-             for net, name in networks.items()
-         },
-         title='CIFAR-10 concept split: res5 feature metrics'),
-    dict(name='report', type='report',
-         title='SL vs SL-MLP on the CIFAR-10 concept split',
-         records=['${probe_stagewise_' + net + '.records}'
-                  for net in networks] +
-         ['${probe_pooled_' + net + '.records}' for net in networks],
-         layer_targets=['eval-D stage-wise'], knn=False,
-         figures={'Feature metrics over epochs (pre-D 6 animals, eval-D '
-                  '4 vehicles; 100 test images per class)':
-                  '${metrics.figure}'},
-         notes=('pre-D: ${num_train_per_class} train images of each of the '
-                '6 animal classes; eval-D probes: ${num_train_per_class} '
-                'train / ${num_test_per_class} test images of each of the 4 '
-                'vehicle classes. ${epochs} epochs for every network. Linear '
-                'probe: CompRess protocol on cached features. Stage-wise: '
-                'each layer average-pooled to about 9000 dims; pooled res5: '
-                'global average, L2-normalised.')),
-]
+] + transfer_stages(['ncf', 'ncf_mlp']) + report_stages(list(networks), '')

@@ -211,7 +211,7 @@ def test_cifar10_configs_build_and_run_a_step(name):
     if with_mlp:
         assert [(m.in_features, m.out_features) for m in model.neck.modules()
                 if isinstance(m, torch.nn.Linear)] == [(128, 256), (256, 16)]
-    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(0.4 * 128 / 1024)
+    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(0.4 * 64 / 1024)
     assert cfg.custom_hooks[0].type == 'FeatureMetricsHook'
     data = dict(inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
                         for _ in range(4)],

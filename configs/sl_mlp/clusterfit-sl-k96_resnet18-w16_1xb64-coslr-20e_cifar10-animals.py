@@ -5,7 +5,7 @@
 # N_pre with
 #   --cfg-options custom_hooks.1.pretrained_checkpoint=<SL checkpoint>
 # (the `clusterfit` stage of the experiment runner does it).
-_base_ = ['./sl_resnet18-w16_1xb128-coslr-10e_cifar10-animals.py']
+_base_ = ['./sl_resnet18-w16_1xb64-coslr-20e_cifar10-animals.py']
 
 num_clusters = 96
 model = dict(
@@ -21,8 +21,8 @@ custom_hooks = [
     dict(
         type='ClusterFitHook',
         pretrained_config='configs/sl_mlp/'
-        'sl_resnet18-w16_1xb128-coslr-10e_cifar10-animals.py',
-        pretrained_checkpoint='work_dirs/sl_mlp_cifar10/sl/epoch_10.pth',
+        'sl_resnet18-w16_1xb64-coslr-20e_cifar10-animals.py',
+        pretrained_checkpoint='work_dirs/sl_mlp_cifar10/sl/epoch_20.pth',
         num_clusters=num_clusters,
         layer='res5',
         num_iters=20,

@@ -1,8 +1,8 @@
 # SL on pre-D of the CIFAR-10 concept split (_base_/cifar10_concept_split.py:
 # 6 animal classes): narrow CIFAR ResNet-18, cross-entropy, SGD momentum 0.9,
 # weight decay 1e-4, cosine decay from the paper's lr 0.4 at batch 1024
-# scaled linearly to batch 128 (0.05), 10 epochs. A FeatureMetricsHook logs
-# phi(pre-D), phi(eval-D), Pi and R of the res5 feature every epoch on 100
+# scaled linearly to batch 64 (0.025), 20 epochs. A FeatureMetricsHook logs
+# phi(pre-D), phi(eval-D), Pi and R of the res5 feature every 2 epochs on 100
 # test images per class of pre-D and of eval-D (the 4 vehicle classes).
 # SL-MLP: the sibling sl-mlp_* config (same recipe + projector).
 _base_ = [
@@ -13,8 +13,8 @@ _base_ = [
 custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
 default_scope = 'mmpretrain'
 
-epochs = 10
-batch_size = 128
+epochs = 20
+batch_size = 64
 num_classes = len(_base_.concept_pre_d_classes)
 model = dict(
     type='ImageClassifier',
@@ -66,7 +66,7 @@ feature_metrics_hook = dict(
     eval_dataset=dict(
         _base_.cifar10_test_dataset,
         ann_file=_base_.concept_eval_d_test_ann),
-    interval=1,
+    interval=2,
     num_per_class=100,
     k=3,
     batch_size=256)
