@@ -45,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--bins', type=int, default=30,
                         help='histogram bins')
+    parser.add_argument('--dpi', type=int, default=90,
+                        help='resolution of the PNGs')
     parser.add_argument('--out', help='output prefix (default: '
                         '<label folder>/clusters)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -88,7 +90,7 @@ def load_image(dataset, idx: int) -> np.ndarray:
 
 
 def plot_grid(rows: Sequence[tuple], dataset, out_file: str,
-              title: str = '') -> str:
+              title: str = '', dpi: int = 90) -> str:
     """One row per cluster, its chosen images in the columns."""
     import matplotlib
     matplotlib.use('Agg')
@@ -111,13 +113,13 @@ def plot_grid(rows: Sequence[tuple], dataset, out_file: str,
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out_file, dpi=90)
+    fig.savefig(out_file, dpi=dpi)
     plt.close(fig)
     return out_file
 
 
 def plot_sizes(labels: np.ndarray, num_clusters: int, out_file: str,
-               bins: int = 30, title: str = '') -> str:
+               bins: int = 30, title: str = '', dpi: int = 90) -> str:
     """Histogram of cluster sizes (clusters with no member count as 0)."""
     import matplotlib
     matplotlib.use('Agg')
@@ -131,7 +133,7 @@ def plot_sizes(labels: np.ndarray, num_clusters: int, out_file: str,
                  f'{int(np.median(sizes))}, max {sizes.max()}, '
                  f'{int((sizes == 0).sum())} empty', fontsize=9)
     fig.tight_layout()
-    fig.savefig(out_file, dpi=90)
+    fig.savefig(out_file, dpi=dpi)
     plt.close(fig)
     return out_file
 
@@ -177,8 +179,9 @@ def main(argv=None) -> int:
     rows = choose_samples(labels, args.clusters, args.images, args.seed)
     grid = plot_grid(rows, dataset, f'{out}_grid.png',
                      title=f'{len(rows)} random of K={k} clusters, '
-                     f'{args.images} random images each')
-    sizes = plot_sizes(labels, k, f'{out}_sizes.png', args.bins)
+                     f'{args.images} random images each', dpi=args.dpi)
+    sizes = plot_sizes(labels, k, f'{out}_sizes.png', args.bins,
+                       dpi=args.dpi)
     print(grid)
     print(sizes)
     return 0

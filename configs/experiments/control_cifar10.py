@@ -216,6 +216,17 @@ stages = [
     for kind, stage_type in (('probe', 'linear_probe_cached'),
                              ('knn', 'knn')) for fam in families
 ] + [
+    # What the clusters look like (k-means of the first N_pre, first K).
+    dict(name='vis_clusters', type='command',
+         argv=['python', 'tools/visualize_clusters.py',
+               '${clusters_p${noise.0}.clusters.${cluster_ks.0}}',
+               '${cifar_data_config}', '--clusters', '6', '--images', '8',
+               '--dpi', '60', '--out', '{work_dir}/clusters',
+               '--cfg-options',
+               'train_dataloader.dataset.data_root=${animals.data_root}',
+               'train_dataloader.dataset.ann_file=${animals.train_ann}'],
+         outputs=dict(grid='{work_dir}/clusters_grid.png',
+                      sizes='{work_dir}/clusters_sizes.png')),
     dict(
         name='report',
         type='report',
@@ -237,6 +248,12 @@ stages = [
         ],
         clusters=['${clusters_p*.clusters}', '${proto_clusters_p*.labels}',
                   '${perlabel_clusters_p*.labels}'],
+        figures={
+            'k-means clusters of N_pre (first p, first K): random images':
+            '${vis_clusters.grid}',
+            'k-means clusters of N_pre (first p, first K): sizes':
+            '${vis_clusters.sizes}',
+        },
         notes=('D_pre = D_cf = ${train_per_class} train images of each of '
                'the 6 CIFAR-10 animal classes; every network trained '
                '${epochs} epochs (batch ${batch_size}). Linear probe: '
