@@ -23,7 +23,10 @@ EXTRAS_REQUIRE = {
     'tests': ['pytest>=7'],
     # faiss-gpu provides the same ``faiss`` module: uninstall faiss-cpu first.
     'gpu': ['faiss-gpu>=1.15.1'],
-    'video': ['mmaction2==1.1.0'],
+    # mmaction2 1.2.0 on PyPI lacks mmaction.models.localizers.drn; 1.1.0
+    # needs mmcv<2.1 (mmcv-lite 2.0.1 above). decord (mmaction2's default
+    # video reader, also its own requirement) decodes the clips.
+    'video': ['mmaction2==1.1.0', 'decord>=0.6.0'],
 }
 
 setup(

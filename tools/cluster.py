@@ -45,7 +45,10 @@ from cf_mm.clustering import (KMeansResult, kmeans, load_labels,
                               save_cluster_result)
 from cf_mm.clustering.baselines import METHODS, check_class_labels, cluster
 from cf_mm.clustering.results import size_stats_from_counts
-from cf_mm.features.store import META_FILE, FeatureStore
+from cf_mm.features.store import (MANIFEST_FILE, META_FILE, FeatureStore,
+                                  check_store_covers)
+from cf_mm.utils.cli import run_main
+from cf_mm.utils.lock import DirLock
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -156,10 +159,20 @@ def open_features(path: str, layer=None):
         if not path.endswith('.npy'):
             raise ValueError(f'{path}: expected a .npy file or a feature '
                              'store directory')
+        if osp.getsize(path) == 0:
+            raise ValueError(f'{path} is empty (0 bytes): not a .npy file')
         try:
-            return np.load(path, mmap_mode='r')
-        except ValueError as err:
-            raise ValueError(f'cannot read {path}: {err}') from err
+            array = np.load(path, mmap_mode='r')
+        except (ValueError, EOFError, OSError) as err:
+            raise ValueError(f'cannot read {path}: {type(err).__name__}: '
+                             f'{err}') from err
+        if not isinstance(array, np.ndarray) or array.ndim != 2 or \
+                not np.issubdtype(array.dtype, np.floating):
+            raise ValueError(
+                f'{path} must hold an (N, D) float array, got '
+                f'{getattr(array, "dtype", type(array).__name__)} of shape '
+                f'{getattr(array, "shape", None)}')
+        return array
     if not osp.isdir(path):
         raise FileNotFoundError(f'features not found: {path}')
     entries = [d for d in sorted(os.listdir(path))
@@ -168,19 +181,56 @@ def open_features(path: str, layer=None):
         if layer not in entries:
             raise FileNotFoundError(
                 f'no layer {layer!r} under {path}: found {entries}')
-        return FeatureStore(osp.join(path, layer))
+        return checked_store(osp.join(path, layer))
     if any(osp.isfile(osp.join(path, d, META_FILE)) for d in entries):
-        return FeatureStore(path)
+        return checked_store(path)
     layers = [d for d in entries
               if any(osp.isfile(osp.join(path, d, s, META_FILE))
                      for s in os.listdir(osp.join(path, d))
                      if osp.isdir(osp.join(path, d, s)))]
     if len(layers) == 1:
-        return FeatureStore(osp.join(path, layers[0]))
+        return checked_store(osp.join(path, layers[0]))
     if layers:
         raise ValueError(f'{path} holds features of several layers '
                          f'{layers}: choose one with --layer')
     raise FileNotFoundError(f'no feature store in {path}')
+
+
+def checked_store(root: str) -> FeatureStore:
+    """A store whose rows are exactly sample ids ``0 .. N-1`` in order.
+
+    ``labels.npy`` is indexed by sample id, so gaps, duplicates or shards out
+    of id order are errors. A store with a manifest (written by
+    ``tools/extract_features.py``) is checked against it by
+    :class:`FeatureStore`; one without can be an unfinished extraction, so
+    the count is also checked against the extraction's ``meta.json`` when
+    there is one, else a warning says it cannot be checked.
+    """
+    store = FeatureStore(root)
+    if store.id_range != (0, store.num_samples) or \
+            not all(s.consecutive for s in store._shards):
+        raise ValueError(
+            f'{root}: the {store.num_samples} rows (shards '
+            f'{store.shard_names}) are not the sample ids 0..'
+            f'{store.num_samples - 1} in order (id range {store.id_range}); '
+            'stale or foreign shards? Extract again into an empty directory')
+    meta_file = osp.join(osp.dirname(osp.normpath(root)), 'meta.json')
+    expected = None
+    if osp.isfile(meta_file):
+        try:
+            with open(meta_file) as f:
+                layers = json.load(f).get('layers', {})
+            expected = layers.get(osp.basename(osp.normpath(root)),
+                                  {}).get('num_samples')
+        except (ValueError, AttributeError) as err:
+            raise ValueError(f'corrupt {meta_file}: {err}') from err
+    if expected is not None:
+        check_store_covers(store, int(expected), f'{meta_file}')
+    elif store.manifest is None:
+        print(f'warning: {root} has no {MANIFEST_FILE} (written when an '
+              'extraction finishes): cannot check that no shard is missing',
+              file=sys.stderr)
+    return store
 
 
 def rank_slice(features, rank: int, world_size: int):
@@ -242,11 +292,18 @@ def default_out_dir(args: argparse.Namespace) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     check_method_args(args)
+    if args.chunk_size < 1:
+        raise ValueError(f'--chunk-size must be >= 1, got {args.chunk_size}')
     features = open_features(args.features, args.layer)
+    for k in args.num_clusters or []:
+        if k > len(features):
+            raise ValueError(f'--num-clusters {k} is larger than the '
+                             f'{len(features)} samples of {args.features}')
     out_dir = args.out_dir or default_out_dir(args)
     distributed = args.launcher != 'none'
     if not distributed:
-        return run(args, features, out_dir, 0, 1)
+        with DirLock(out_dir, 'tools/cluster.py output'):
+            return run(args, features, out_dir, 0, 1)
     rank, world_size = init_distributed()
     try:
         return run(args, features, out_dir, rank, world_size)
@@ -339,9 +396,5 @@ def run_one(args: argparse.Namespace, features, labels, num_clusters,
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main())
-    except (ValueError, FileNotFoundError) as err:
-        # A clear one-line message for bad input rather than a traceback.
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(2)
+    # A clear one-line message for bad input rather than a traceback.
+    run_main(main)

@@ -19,6 +19,7 @@ Examples:
 """
 import argparse
 
+from cf_mm.utils.cli import positive_float, positive_int, run_main
 from cf_mm.evaluation.inputs import (add_input_args, finish,
                                      init_tool_logger, load_inputs, record,
                                      require_single_label)
@@ -28,12 +29,12 @@ from cf_mm.evaluation.knn import knn_accuracy
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_input_args(parser)
-    parser.add_argument('--k', type=int, default=200,
+    parser.add_argument('--k', type=positive_int, default=200,
                         help='neighbours of the weighted vote')
-    parser.add_argument('--temperature', type=float, default=0.07)
-    parser.add_argument('--nn-k', type=int, default=1,
+    parser.add_argument('--temperature', type=positive_float, default=0.07)
+    parser.add_argument('--nn-k', type=positive_int, default=1,
                         help='neighbours of the majority vote (1 = NN)')
-    parser.add_argument('--chunk-size', type=int, default=4096,
+    parser.add_argument('--chunk-size', type=positive_int, default=4096,
                         help='test samples per faiss search')
     return parser.parse_args()
 
@@ -45,6 +46,11 @@ def main() -> None:
     train_feats, test_feats = inputs['train'].feats, inputs['test'].feats
     train_labels = require_single_label(inputs['train'].labels, 'train')
     test_labels = require_single_label(inputs['test'].labels, 'test')
+    for name in ('k', 'nn_k'):
+        if getattr(args, name) > len(train_labels):
+            raise ValueError(
+                f'--{name.replace("_", "-")} {getattr(args, name)} is larger '
+                f'than the train set ({len(train_labels)} samples)')
     num_classes = int(max(train_labels.max(), test_labels.max())) + 1
     records = []
     for layer in train_feats:
@@ -68,4 +74,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

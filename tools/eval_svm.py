@@ -28,29 +28,31 @@ import numpy as np
 from cf_mm.evaluation.inputs import (add_input_args, as_multilabel, finish,
                                      init_tool_logger, load_inputs, record)
 from cf_mm.evaluation.svm import VOC07_COSTS, low_shot_svm_map, svm_map
+from cf_mm.utils.cli import (int_at_least, positive_float_list, positive_int,
+                             positive_int_list, run_main)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_input_args(parser, default_pooling='probe')
-    parser.add_argument('--costs', default=None,
-                        help='comma-separated costs (default: the 26 costs '
-                        'of the VOC07 benchmark)')
-    parser.add_argument('--cv-folds', type=int, default=3)
+    parser.add_argument('--costs', default=None, type=positive_float_list,
+                        help='comma-separated costs > 0 (default: the 26 '
+                        'costs of the VOC07 benchmark)')
+    parser.add_argument('--cv-folds', type=int_at_least(2), default=3)
     parser.add_argument('--difficult-in-train', default='negative',
                         choices=['negative', 'ignore'])
-    parser.add_argument('--max-iter', type=int, default=2000)
+    parser.add_argument('--max-iter', type=positive_int, default=2000)
     parser.add_argument('--low-shot-k', default=None,
+                        type=positive_int_list,
                         help='comma-separated k values, e.g. '
                         '1,2,4,8,16,32,64,96')
-    parser.add_argument('--low-shot-samples', type=int, default=5)
+    parser.add_argument('--low-shot-samples', type=positive_int, default=5)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    costs = ([float(c) for c in args.costs.split(',')]
-             if args.costs else VOC07_COSTS)
+    costs = args.costs or VOC07_COSTS
     logger = init_tool_logger('eval_svm')
     inputs = load_inputs(args)
     train_feats, train_labels = inputs['train'].feats, inputs['train'].labels
@@ -72,7 +74,7 @@ def main() -> None:
             record(args, layer, 'mAP', result['mAP'], ap=result['ap'],
                    cost=result['cost']))
         if args.low_shot_k:
-            k_values = [int(k) for k in args.low_shot_k.split(',')]
+            k_values = args.low_shot_k
             low_shot = low_shot_svm_map(
                 train_feats[layer], train_targets, test_feats[layer],
                 test_targets, k_values=k_values,
@@ -86,4 +88,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

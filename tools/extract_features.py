@@ -28,6 +28,8 @@ from mmengine.registry import init_default_scope
 from cf_mm.features.extract import (build_extraction_dataset,
                                     build_extraction_model, check_model_input,
                                     extract_to_store, list_layers)
+from cf_mm.utils.cli import positive_int, run_main
+from cf_mm.utils.lock import DirLock
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,7 +49,7 @@ def parse_args() -> argparse.Namespace:
                         help='which `<split>_dataloader.dataset` to extract')
     parser.add_argument('--dtype', default='float32',
                         choices=['float32', 'float16'])
-    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--batch-size', type=positive_int, default=64)
     parser.add_argument('--num-workers', type=int, default=4)
     parser.add_argument('--no-l2-normalize', action='store_true')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -78,6 +80,15 @@ def main() -> None:
                       setting='a test_pipeline in the data config '
                       '(--data-config)')
     layers = list_layers(args.layers)
+    lock = None
+    if is_main_process():
+        # One extraction per out dir at a time; its meta.json describes a
+        # finished extraction only (removed now, written last).
+        lock = DirLock(args.out_dir, 'tools/extract_features.py output')
+        lock.acquire()
+        meta_file = osp.join(args.out_dir, 'meta.json')
+        if osp.exists(meta_file):
+            os.remove(meta_file)
     stores = extract_to_store(
         model, dataset, args.out_dir, layers=layers,
         batch_size=args.batch_size, num_workers=args.num_workers,
@@ -90,12 +101,15 @@ def main() -> None:
             layers={k: dict(num_samples=s.num_samples, dim=s.dim)
                     for k, s in stores.items()},
             l2_normalize=not args.no_l2_normalize)
-        with open(osp.join(args.out_dir, 'meta.json'), 'w') as f:
+        tmp = meta_file + f'.tmp-{os.getpid()}'
+        with open(tmp, 'w') as f:
             json.dump(meta, f, indent=2)
+        os.replace(tmp, meta_file)
         for name, store in stores.items():
             print(f'{name}: {store.num_samples} x {store.dim} -> '
                   f'{osp.join(args.out_dir, name)}')
+        lock.release()
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

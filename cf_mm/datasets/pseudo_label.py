@@ -1,6 +1,7 @@
 """A dataset wrapper that serves cluster ids (pseudo-labels) as ``gt_label``."""
 import copy
 import hashlib
+import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -8,6 +9,7 @@ from mmengine.dataset import BaseDataset, Compose
 from mmpretrain.registry import DATASETS
 
 from cf_mm.clustering import load_labels
+from cf_mm.utils.fingerprint import file_identity
 
 UNSET = -1
 
@@ -197,7 +199,8 @@ class PseudoLabelDataset:
         return info
 
     def __getitem__(self, idx: int) -> dict:
-        return self.dataset.pipeline(self.get_data_info(idx))
+        return run_pipeline(self.dataset.pipeline, self.get_data_info(idx),
+                            idx)
 
 
 class DatasetView:
@@ -224,7 +227,29 @@ class DatasetView:
         info = copy.deepcopy(self.dataset.get_data_info(idx))
         info['sample_idx'] = idx
         info.pop('gt_label', None)
-        return self.pipeline(info)
+        return run_pipeline(self.pipeline, info, idx)
+
+
+class SampleError(ValueError):
+    """A sample failed in the pipeline; the message names its file."""
+
+
+def run_pipeline(pipeline, info: dict, idx: int):
+    """``pipeline(info)``, with a failure naming the sample and its file.
+
+    A zero-byte or unreadable image otherwise surfaces as a bare decoder
+    error (e.g. ``cv2.error``) that names no file.
+    """
+    try:
+        return pipeline(info)
+    except Exception as err:
+        where = info.get('img_path') or '(in-memory image)'
+        first = (str(err).strip().splitlines() or [''])[0]
+        size = ''
+        if isinstance(where, str) and osp.isfile(where):
+            size = f', {osp.getsize(where)} bytes'
+        raise SampleError(f'sample {idx} ({where}{size}) failed in the '
+                          f'pipeline: {type(err).__name__}: {first}') from err
 
 
 def labels_sha256(labels: np.ndarray) -> str:
@@ -236,14 +261,18 @@ def labels_sha256(labels: np.ndarray) -> str:
 def dataset_fingerprint(dataset) -> str:
     """A hash of a dataset's length and sample identities.
 
-    Uses each sample's ``img_path`` when it has one, else its in-memory image
-    bytes, so a changed file list or a changed subset gives a new fingerprint.
+    Uses each sample's ``img_path`` with the file's size and modification
+    time (:func:`cf_mm.utils.fingerprint.file_identity`: one ``stat`` per
+    file, no read) when it has one, else its in-memory image bytes, so a
+    changed file list, a changed subset or a replaced image gives a new
+    fingerprint.
     """
     digest = hashlib.sha256(f'{type(dataset).__name__}:{len(dataset)}'.encode())
     for idx in range(len(dataset)):
         info = dataset.get_data_info(idx)
         if 'img_path' in info:
-            digest.update(str(info['img_path']).encode())
+            path = str(info['img_path'])
+            digest.update(f'{path}\0{file_identity(path)}\0'.encode())
         elif 'img' in info:
             digest.update(np.ascontiguousarray(info['img']).tobytes())
         else:

@@ -343,7 +343,34 @@ def _load_npy(path: str, what: str) -> np.ndarray:
         raise ValueError(f'{what} is required with feature files')
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what} file not found: {path}')
-    return np.load(path)
+    if osp.getsize(path) == 0:
+        raise ValueError(f'{what} file {path} is empty (0 bytes)')
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f'{what} file {path} is not a readable .npy '
+                         f'array: {type(err).__name__}: {err}') from err
+
+
+def _check_label_file(labels: np.ndarray, path: str) -> np.ndarray:
+    """Labels from a file: ``(N,)`` integers >= 0, or ``(N, C)`` targets in
+    {-1, 0, 1}; anything else (float class ids would be truncated) names
+    the file."""
+    labels = np.asarray(labels)
+    if labels.ndim == 1:
+        if labels.dtype.kind not in 'iu':
+            raise ValueError(f'{path}: labels must be integer class ids, '
+                             f'got {labels.dtype} (e.g. {labels[:3]})')
+        if labels.size and labels.min() < 0:
+            raise ValueError(f'{path}: negative label {labels.min()}')
+    elif labels.ndim == 2:
+        if not np.isin(labels, (-1, 0, 1)).all():
+            raise ValueError(f'{path}: (N, C) multi-label targets must be '
+                             '-1, 0 or 1')
+    else:
+        raise ValueError(f'{path}: labels must be (N,) class ids or (N, C) '
+                         f'targets, got shape {labels.shape}')
+    return labels
 
 
 def _checked(feats: Dict[str, np.ndarray], labels: np.ndarray,
@@ -370,7 +397,8 @@ def _inputs_from_files(args, splits, layers) -> Dict[str, SplitInputs]:
         feats = {name: _load_npy(path, f'--{split}-feats')
                  for name, path in zip(names, paths)}
         label_path = getattr(args, f'{split}_labels')
-        labels = _load_npy(label_path, f'--{split}-labels')
+        labels = _check_label_file(
+            _load_npy(label_path, f'--{split}-labels'), label_path)
         out[split] = _checked(feats, labels, dict(zip(names, paths)),
                               label_path)
     return out
@@ -382,7 +410,9 @@ def _inputs_from_dir(root: str, splits, layers) -> Dict[str, SplitInputs]:
     out = {}
     for split in splits:
         label_path = osp.join(root, f'{split}_labels.npy')
-        labels = _load_npy(label_path, f'--feature-dir {split} labels')
+        labels = _check_label_file(
+            _load_npy(label_path, f'--feature-dir {split} labels'),
+            label_path)
         names = layers
         if names is None:
             found = sorted(

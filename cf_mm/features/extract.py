@@ -12,6 +12,7 @@ not divide by the world size) and writes it to a :class:`FeatureStore` shard of
 its own; no process gathers every feature into memory.
 """
 import os.path as osp
+import pickle
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -26,7 +27,8 @@ from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..prefetch import prefetch_in_thread
-from .store import FeatureStore, FeatureStoreWriter
+from .store import (FeatureStore, FeatureStoreWriter, clear_store,
+                    write_manifest)
 
 # Paper names of ResNet stages -> attribute of mmpretrain's ResNet.
 RESNET_STAGES = {'res2': 'layer1', 'res3': 'layer2', 'res4': 'layer3',
@@ -147,6 +149,37 @@ class LayerFeatureExtractor:
         return {name: outputs[name] for name in self.layers}
 
 
+def is_video_model(model: nn.Module) -> bool:
+    """Whether ``model``'s batches carry a clip axis, ``(B, V, ...)``.
+
+    mmaction2's ``ActionDataPreprocessor`` (the only one declaring a
+    ``format_shape``) always gives its recognizers such batches.
+    """
+    preprocessor = getattr(model, 'data_preprocessor', None)
+    return getattr(preprocessor, 'format_shape', None) is not None
+
+
+def make_extractor(model: nn.Module, layers: Sequence[str] = ('res5', ),
+                   l2_normalize: bool = True) -> LayerFeatureExtractor:
+    """The feature extractor for ``model``: per image, or for video models
+    (:func:`is_video_model`) averaged over each video's clips
+    (:class:`cf_mm.features.video.ClipAveragingExtractor`).
+
+    Args:
+        model (nn.Module): The model.
+        layers (Sequence[str]): Layer names, see :func:`resolve_layer`.
+        l2_normalize (bool): L2-normalise each (averaged) feature.
+
+    Returns:
+        LayerFeatureExtractor: A callable from a collated batch to
+        ``{layer: (B, C) tensor}``.
+    """
+    if is_video_model(model):
+        from .video import ClipAveragingExtractor
+        return ClipAveragingExtractor(model, layers, l2_normalize)
+    return LayerFeatureExtractor(model, layers, l2_normalize)
+
+
 class ContiguousShardSampler(Sampler):
     """Yields the contiguous index range of one rank, without padding.
 
@@ -201,7 +234,7 @@ def _iter_batch_features(model: nn.Module, loader: DataLoader,
     The model is in eval mode while the generator runs; a progress bar over
     ``num_samples`` is shown when ``progress`` is set.
     """
-    extractor = LayerFeatureExtractor(model, layers, l2_normalize)
+    extractor = make_extractor(model, layers, l2_normalize)
     bar = ProgressBar(num_samples) if progress else None
     was_training = model.training
     model.eval()
@@ -222,6 +255,24 @@ def _iter_batch_features(model: nn.Module, loader: DataLoader,
             print()
 
 
+def _on_rank0_then_all(step) -> None:
+    """Run ``step()`` on rank 0; every rank raises if it failed there."""
+    from mmengine.dist import broadcast_object_list
+    rank, world_size = get_dist_info()
+    error = [None]
+    if rank == 0:
+        try:
+            step()
+        except Exception as err:  # re-raised on every rank below
+            if world_size == 1:
+                raise
+            error = [f'{type(err).__name__}: {err}']
+    if world_size > 1:
+        broadcast_object_list(error, src=0)
+    if error[0] is not None:
+        raise RuntimeError(f'rank 0 failed: {error[0]}')
+
+
 def extract_to_store(model: nn.Module,
                      dataset: Dataset,
                      out_dir: str,
@@ -236,6 +287,12 @@ def extract_to_store(model: nn.Module,
     Works in a single process and under ``torch.distributed``: each rank
     writes the shard ``rank{r:03d}`` of ``out_dir/<layer>``; the function
     returns after a barrier, when all shards are closed.
+
+    The extraction owns ``out_dir/<layer>``: rank 0 removes what an earlier
+    run left there before anyone writes (a live writer of it makes this
+    fail), and once every shard is closed it checks that the shards hold
+    each of the ``len(dataset)`` sample ids exactly once and writes the
+    store's manifest; readers then trust only the shards it lists.
 
     Args:
         model (nn.Module): An mmpretrain model, already on its device.
@@ -254,6 +311,8 @@ def extract_to_store(model: nn.Module,
         dict: Layer name -> :class:`FeatureStore` over all ranks' shards.
     """
     rank, world_size = get_dist_info()
+    _on_rank0_then_all(
+        lambda: [clear_store(osp.join(out_dir, name)) for name in layers])
     sampler = ContiguousShardSampler(len(dataset), rank, world_size)
     loader = _batches(dataset, sampler, batch_size, num_workers)
     writers: Dict[str, FeatureStoreWriter] = {}
@@ -269,6 +328,9 @@ def extract_to_store(model: nn.Module,
     for writer in writers.values():
         writer.close()
     barrier()
+    _on_rank0_then_all(lambda: [
+        write_manifest(osp.join(out_dir, name), len(dataset))
+        for name in layers])
     return {name: FeatureStore(osp.join(out_dir, name)) for name in layers}
 
 
@@ -328,6 +390,15 @@ def as_config(config) -> Config:
     return Config.fromfile(config)
 
 
+def check_checkpoint_file(path: str, what: str = 'checkpoint') -> None:
+    """Raise, naming ``path``, if it is missing or empty."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} not found: {path}')
+    if osp.getsize(path) == 0:
+        raise ValueError(f'{what} {path} is empty (0 bytes): an interrupted '
+                         'save or copy?')
+
+
 def build_extraction_model(config, checkpoint: Optional[str] = None,
                            device: Union[str, torch.device] = 'cpu'
                            ) -> nn.Module:
@@ -371,10 +442,18 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
                     data_preprocessor=config.get('data_preprocessor'))),
         pretrained=False)
     if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                        logger='current')
+        check_checkpoint_file(checkpoint)
+        try:
+            load_checkpoint(model, checkpoint, map_location='cpu',
+                            strict=True, logger='current')
+        except (EOFError, pickle.UnpicklingError) as err:
+            raise ValueError(f'cannot read checkpoint {checkpoint}: '
+                             f'{type(err).__name__}: {err}') from err
+        except RuntimeError as err:
+            if 'PytorchStreamReader' not in str(err):
+                raise  # e.g. strict key mismatch: mmengine's message
+            raise ValueError(f'checkpoint {checkpoint} is truncated or not '
+                             f'a checkpoint: {err}') from err
     return model.to(device).eval()
 
 
@@ -491,6 +570,9 @@ def check_model_input(model: nn.Module, dataset: Dataset, pipeline: str,
         pipeline (str): Where that pipeline came from, for the message.
         setting (str): What the user sets to fix it, for the message.
     """
+    if is_video_model(model):
+        from .video import check_video_model_input
+        return check_video_model_input(model, dataset, pipeline, setting)
     fix = (f'Set {setting} to a deterministic pipeline that gives the model '
            "its input (channels, size), e.g. its own config's test pipeline")
     try:

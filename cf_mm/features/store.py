@@ -9,11 +9,19 @@ Layout of a store rooted at ``root``::
         meta.json         n, dim, dtype, id range summary
       rank001/ ...
       rank002.partial/    a shard still being written: invisible to readers
+      rank002.lock        held (flock) by the writer of rank002 while it
+                          writes: a second writer of that shard stops
+      store.json          manifest of a finished extraction: the shards and
+                          the total sample count it vouches for
 
 Each writer appends rows to its own ``<shard>.partial`` directory and renames
 it to ``<shard>`` when closed, so a reader only ever sees complete shards and
 several processes (one per rank) can write into the same root at once without
-sharing any index file. Readers discover shards by listing ``root``.
+sharing any index file. Readers discover shards by listing ``root``, or,
+when ``store.json`` exists (written by :func:`write_manifest` once every
+shard of an extraction is closed and checked), read exactly the shards it
+lists and check their total against it: a leftover shard of an earlier run
+is then never read, and a missing one is an error.
 
 The ``.npy`` files have a fixed 128-byte header that the writer fills in when
 it closes the shard (the row count is unknown until then), so rows are
@@ -39,11 +47,14 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from cf_mm.clustering.sampling import sample_indices
+from cf_mm.utils.lock import DirLock
 
 FEATS_FILE = 'feats.npy'
 IDS_FILE = 'ids.npy'
 META_FILE = 'meta.json'
 PARTIAL_SUFFIX = '.partial'
+LOCK_SUFFIX = '.lock'
+MANIFEST_FILE = 'store.json'
 SUPPORTED_DTYPES = ('float16', 'float32')
 # Room for the header of any 2-D shape (the dict is < 100 chars).
 NPY_HEADER_BYTES = 128
@@ -128,7 +139,12 @@ class FeatureStoreWriter:
         if not overwrite and osp.exists(self.final_dir):
             raise FileExistsError(f'shard already exists: {self.final_dir}')
         os.makedirs(root, exist_ok=True)
-        # Left over by a crashed writer of this same shard.
+        # One live writer per shard: a second one would delete this one's
+        # .partial directory and publish into it.
+        self._lock = DirLock(root, f'writer of feature shard {shard}',
+                             name=shard + LOCK_SUFFIX).acquire()
+        # Left over by a crashed writer of this same shard (its lock died
+        # with it).
         shutil.rmtree(self.partial_dir, ignore_errors=True)
         os.makedirs(self.partial_dir)
         self._feats = open(osp.join(self.partial_dir, FEATS_FILE), 'wb')
@@ -238,6 +254,7 @@ class FeatureStoreWriter:
         else:
             os.rename(self.partial_dir, self.final_dir)
         self.closed = True
+        self._lock.release()
 
     def abort(self) -> None:
         """Drop the unfinished shard."""
@@ -246,6 +263,7 @@ class FeatureStoreWriter:
             self._ids.close()
             shutil.rmtree(self.partial_dir, ignore_errors=True)
             self.closed = True
+            self._lock.release()
 
     def __enter__(self) -> 'FeatureStoreWriter':
         return self
@@ -255,6 +273,96 @@ class FeatureStoreWriter:
             self.close()
         else:
             self.abort()
+
+
+def _atomic_json(path: str, data: dict) -> None:
+    tmp = f'{path}.tmp-{os.getpid()}'
+    with open(tmp, 'w') as f:
+        json.dump(data, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_manifest(root: str) -> Optional[dict]:
+    """The manifest of a finished extraction in ``root``, or None."""
+    path = osp.join(root, MANIFEST_FILE)
+    if not osp.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+        manifest['num_samples'] = int(manifest['num_samples'])
+        manifest['shards'] = [str(n) for n in manifest['shards']]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f'corrupt feature store manifest {path}: '
+                         f'{err!r}') from err
+    return manifest
+
+
+def write_manifest(root: str, num_samples: int,
+                   shards: Optional[Sequence[str]] = None) -> 'FeatureStore':
+    """Vouch for the closed shards of ``root`` as one complete store.
+
+    Checks that the shards hold exactly the sample ids ``0 .. num_samples-1``
+    (each once), then writes ``store.json`` atomically. Readers then open
+    exactly these shards and check the count again.
+
+    Args:
+        root (str): Store root.
+        num_samples (int): The number of samples the extraction covered.
+        shards (Sequence[str], optional): The shards of this extraction
+            (default: every closed shard in ``root``).
+
+    Returns:
+        FeatureStore: The checked store.
+    """
+    store = FeatureStore(root, shards=shards)
+    check_store_covers(store, num_samples)
+    _atomic_json(osp.join(root, MANIFEST_FILE),
+                 dict(num_samples=int(num_samples),
+                      shards=list(store.shard_names), dim=store.dim,
+                      dtype=store.dtype.name))
+    store.manifest = read_manifest(root)
+    return store
+
+
+def check_store_covers(store: 'FeatureStore', num_samples: int,
+                       what: str = 'the dataset') -> None:
+    """Raise unless ``store`` holds exactly sample ids ``0 .. num_samples-1``.
+
+    Args:
+        store (FeatureStore): The store.
+        num_samples (int): Expected number of samples.
+        what (str): What ``num_samples`` counts, for the message.
+    """
+    if store.num_samples != int(num_samples) or \
+            store.id_range != (0, int(num_samples)):
+        raise ValueError(
+            f'feature store {store.root} holds {store.num_samples} rows '
+            f'(shards {store.shard_names}, id range {store.id_range}) but '
+            f'{what} has {num_samples} samples: stale shards of another '
+            'run, or an unfinished extraction. Extract again into an empty '
+            'directory')
+
+
+def clear_store(root: str) -> None:
+    """Remove a store directory (shards, manifest, partial shards).
+
+    Refuses (:class:`~cf_mm.utils.lock.LockHeldError`) while any writer of
+    it is alive.
+    """
+    if not osp.isdir(root):
+        return
+    locks = [DirLock(root, name=name) for name in sorted(os.listdir(root))
+             if name.endswith(LOCK_SUFFIX)]
+    try:
+        for lock in locks:
+            lock.acquire()
+        shutil.rmtree(root)
+    finally:
+        for lock in locks:
+            lock.release()
 
 
 @dataclass
@@ -329,11 +437,17 @@ def _read_rows_at(path: str, data_offset: int, dtype: np.dtype, width: int,
 class FeatureStore:
     """Reads every closed shard under ``root``.
 
+    When ``root`` has a manifest (``store.json``, see
+    :func:`write_manifest`), exactly its shards are read and their total
+    must equal its ``num_samples``; other shards in ``root`` are ignored.
+
     Args:
         root (str): Root directory written by :class:`FeatureStoreWriter`.
-        shards (Sequence[str], optional): Restrict to these shard names.
+        shards (Sequence[str], optional): Restrict to these shard names
+            (the manifest is then not consulted).
 
     Attributes:
+        manifest (dict | None): The manifest, if any.
         num_samples (int): Total number of rows over all shards.
         dim (int): Feature dimension D.
         dtype (np.dtype): On-disk dtype (reads return float32).
@@ -345,6 +459,9 @@ class FeatureStore:
         if not osp.isdir(root):
             raise FileNotFoundError(f'feature store not found: {root}')
         self.root = root
+        self.manifest = read_manifest(root) if shards is None else None
+        if self.manifest is not None:
+            shards = self.manifest['shards']
         names = sorted(
             name for name in os.listdir(root)
             if '.' not in name and osp.isfile(osp.join(root, name, META_FILE)))
@@ -363,6 +480,10 @@ class FeatureStore:
                 f'no closed feature shard in {root}{hint}')
         self._shards = [self._open_shard(name) for name in names]
         self._finish_init()
+        if self.manifest is not None:
+            check_store_covers(
+                self, self.manifest['num_samples'],
+                f'its manifest {osp.join(root, MANIFEST_FILE)}')
 
     def _open_shard(self, name: str) -> _Shard:
         path = osp.join(self.root, name)
@@ -618,6 +739,7 @@ class FeatureStore:
         hi = (rank + 1) * self.num_samples // world_size
         view = object.__new__(FeatureStore)
         view.root, view.dim, view.dtype = self.root, self.dim, self.dtype
+        view.manifest = self.manifest
         view._shards = []
         offset = 0
         for shard in self._shards:

@@ -27,7 +27,8 @@ custom_hooks = [
         type='ClusterFitHook',
         pretrained_config='configs/reproduction/'
         'rotnet_resnet18-w16_1xb64-coslr-4e_cifar10-10k.py',
-        pretrained_checkpoint='work_dirs/reproduce_small/rotnet/epoch_4.pth',
+        pretrained_checkpoint=('work_dirs/experiments/reproduction_cifar10/'
+                               'rotnet/epoch_4.pth'),
         num_clusters=num_clusters,
         layer='res5',
         num_iters=20,

@@ -206,6 +206,11 @@ def test_classifier_loss_is_the_formula_and_only_the_student_learns(
     cfg, ckpt = write_teacher(tmp_path, multi_label=multi_label)
     model = build_student(cfg, ckpt, multi_label=multi_label)
     assert model.distill_loss.multi_label == multi_label
+    # A partial loss config (e.g. from --cfg-options) gets the type.
+    other = build_student(cfg, ckpt, multi_label=multi_label, load=False,
+                          distill_loss=dict(temperature=4.0))
+    assert (other.distill_loss.temperature, other.distill_loss.alpha) == (
+        4.0, 0.75)
     assert (model.distill_loss.temperature, model.distill_loss.alpha) == (
         20.0, 0.75)  # the paper's defaults
     model.train()
@@ -414,3 +419,12 @@ def test_runner_trains_the_student_and_its_checkpoint_is_a_plain_classifier(
     with torch.no_grad():
         assert torch.equal(plain(images, mode='tensor'),
                            model(images, mode='tensor'))
+    # Feature extraction (experiment stages) from the config as trained
+    # and the student checkpoint, loaded strictly.
+    from cf_mm.features.extract import build_extraction_model
+    trained_cfg = str(tmp_path / 'as_trained.py')
+    runner.cfg.dump(trained_cfg)
+    extracted = build_extraction_model(trained_cfg, ckpt)
+    with torch.no_grad():
+        assert torch.equal(extracted(images, mode='tensor'),
+                           plain(images, mode='tensor'))

@@ -1,4 +1,5 @@
 """Registered hooks."""
 from .clusterfit_hook import ClusterFitHook
+from .feature_metrics_hook import FeatureMetricsHook
 
-__all__ = ['ClusterFitHook']
+__all__ = ['ClusterFitHook', 'FeatureMetricsHook']

@@ -23,7 +23,8 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import torch
 from mmengine.dataset import InfiniteSampler
-from mmengine.dist import barrier, broadcast, get_dist_info, is_main_process
+from mmengine.dist import (barrier, broadcast, broadcast_object_list,
+                           get_dist_info, is_main_process)
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import BaseLoop
@@ -35,8 +36,14 @@ from cf_mm.clustering import kmeans, load_labels, save_cluster_result
 from cf_mm.clustering.baselines import METHODS, cluster
 from cf_mm.datasets.pseudo_label import (DatasetView, PseudoLabelDataset,
                                          dataset_fingerprint)
-from cf_mm.features.extract import (build_extraction_model, check_model_input,
+from cf_mm.features.extract import (build_extraction_model,
+                                    check_checkpoint_file, check_model_input,
                                     extract_to_store, extraction_pipeline)
+from cf_mm.features.store import check_store_covers
+from cf_mm.utils.lock import DirLock, LockHeldError
+from cf_mm.utils.saved_labels import check_saved_labels
+from .resume import (check_checkpoint_labels, resolve_resume_checkpoint,
+                     resume_refusal)
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
@@ -278,6 +285,9 @@ class ClusterFitHook(Hook):
         dataset."""
         if self.task_name is not None:
             dataset._task_index(self.task_name)  # raises on an unknown task
+        check_checkpoint_file(self.pretrained_checkpoint,
+                              'ClusterFitHook: pretrained_checkpoint')
+        self._resume_from = resolve_resume_checkpoint(runner)
         if self.num_clusters > len(dataset):
             raise ValueError(
                 f'ClusterFitHook: num_clusters={self.num_clusters} is larger '
@@ -369,26 +379,78 @@ class ClusterFitHook(Hook):
     def _load_or_cluster(self, runner, dataset: PseudoLabelDataset,
                          out_dir: str) -> np.ndarray:
         """The labels on every rank: reused when the fingerprint matches,
-        else extracted on every rank and clustered on rank 0."""
+        else extracted on every rank and clustered on rank 0.
+
+        The output directory is locked for the rest of the run (a second
+        run there stops, naming this one). A resumed run never replaces the
+        labels its checkpoint was trained on: changed settings stop it.
+        """
+        self._lock_out_dir(out_dir)
+        try:
+            return self._load_or_cluster_locked(runner, dataset, out_dir)
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _load_or_cluster_locked(self, runner, dataset: PseudoLabelDataset,
+                                out_dir: str) -> np.ndarray:
         # Only rank 0 decides on reuse and writes files: hash only there.
-        fingerprint, labels = None, None
+        fingerprint, labels, decision = None, None, ['cluster']
+        resume_from = getattr(self, '_resume_from', None)
         if is_main_process():
             fingerprint = self._fingerprint(dataset)
-            labels = self._saved_labels(out_dir, fingerprint)
-        reuse = torch.tensor([int(labels is not None)])
-        broadcast(reuse, src=0)
-        if reuse.item():
+            saved = check_saved_labels(out_dir, fingerprint)
+            labels = saved.labels
+            if labels is not None:
+                decision = ['reuse']
+            elif resume_from is not None and saved.changes:
+                decision = [resume_refusal(resume_from, out_dir,
+                                           saved.changes)]
+            elif saved.fingerprint is not None:
+                runner.logger.warning(
+                    f'ClusterFit: not reusing the labels in {out_dir} '
+                    f'({saved.problem}); clustering again')
+        broadcast_object_list(decision, src=0)
+        if decision[0] not in ('reuse', 'cluster'):
+            raise RuntimeError(decision[0])
+        if decision[0] == 'reuse':
             runner.logger.info(
                 f'ClusterFit: reusing labels in {out_dir} (same fingerprint)')
         else:
             feat_dir = osp.join(out_dir, 'features')
             store = self._extract(runner, dataset, feat_dir)
             if is_main_process():
+                check_store_covers(store, len(dataset),
+                                   'the train dataset')
                 labels = self._cluster(runner, store, out_dir, fingerprint)
                 if not self.keep_features:
                     shutil.rmtree(feat_dir, ignore_errors=True)
+                if resume_from is not None:
+                    check_checkpoint_labels(resume_from, labels,
+                                            self.task, out_dir)
             barrier()
         return self._broadcast_labels(labels, len(dataset))
+
+    def _lock_out_dir(self, out_dir: str) -> None:
+        """Lock ``out_dir`` on rank 0; every rank raises if that fails."""
+        error = [None]
+        if is_main_process():
+            self._lock = DirLock(out_dir, 'ClusterFit labels')
+            try:
+                self._lock.acquire()
+            except LockHeldError as err:
+                error = [str(err)]
+        broadcast_object_list(error, src=0)
+        if error[0] is not None:
+            raise LockHeldError(f'ClusterFitHook: {error[0]}')
+
+    def _release_lock(self) -> None:
+        lock = getattr(self, '_lock', None)
+        if lock is not None:
+            lock.release()
+
+    def after_run(self, runner) -> None:
+        self._release_lock()
 
     def _extract(self, runner, dataset: PseudoLabelDataset, feat_dir: str):
         """N_pre features of every sample (each rank its shard) -> store."""

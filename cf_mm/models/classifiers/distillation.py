@@ -244,9 +244,9 @@ class DistillationClassifier(ImageClassifier):
         neck (dict, optional): Student neck config.
         head (dict, optional): Student head config (``ClsHead`` or
             ``MultiLabelClsHead`` subclass); its loss is the hard term.
-        distill_loss (dict): ``DistillationLoss`` config (``temperature``
-            default 20, ``alpha`` default 0.75); ``multi_label`` is set from
-            the teacher's head.
+        distill_loss (dict, optional): Loss config, ``type`` defaulting to
+            ``DistillationLoss`` (``temperature`` default 20, ``alpha``
+            default 0.75); ``multi_label`` is set from the teacher's head.
         pretrained (str, optional): As ``ImageClassifier``.
         train_cfg (dict, optional): As ``ImageClassifier`` (batch
             augmentations: the teacher sees the augmented batch too).
@@ -261,7 +261,7 @@ class DistillationClassifier(ImageClassifier):
                  teacher_checkpoint: Optional[str],
                  neck: Optional[dict] = None,
                  head: Optional[dict] = None,
-                 distill_loss: dict = dict(type='DistillationLoss'),
+                 distill_loss: Optional[dict] = None,
                  pretrained: Optional[str] = None,
                  train_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -290,7 +290,8 @@ class DistillationClassifier(ImageClassifier):
         self.teacher_checkpoint = teacher_checkpoint
         self.teacher_loaded = False
 
-        loss_cfg = dict(distill_loss or dict(type='DistillationLoss'))
+        loss_cfg = dict(distill_loss or {})
+        loss_cfg.setdefault('type', 'DistillationLoss')
         if loss_cfg.setdefault('multi_label', multi_label) != multi_label:
             raise ValueError(
                 f"distill_loss.multi_label={loss_cfg['multi_label']} but the "
@@ -319,6 +320,11 @@ class DistillationClassifier(ImageClassifier):
         super().train(mode)
         self._teacher.eval()
         return self
+
+    def extra_repr(self) -> str:
+        return (f'teacher={type(self._teacher).__name__} from '
+                f'{self.teacher_source}, checkpoint={self.teacher_checkpoint}'
+                f', loaded={self.teacher_loaded}')
 
     def _apply(self, fn, *args, **kwargs):
         # .to() / .cuda() / .half() ... reach the hidden teacher too.

@@ -1,2 +1,3 @@
-"""Registered losses; the pure functions live in :mod:`.functional`."""
+"""Losses: registered loss modules and the pure functions behind them."""
+from . import similarity_distillation  # noqa: F401
 from .distillation import DistillationLoss  # noqa: F401

@@ -2,9 +2,9 @@
 # a class-balanced CIFAR-10 subset (32x32 RGB JPEG) and the 3-channel narrow
 # CIFAR-style ResNet-18 (3x3 stem, no max-pool, 16 base channels, res5 = 128-d)
 # of configs/demo, which trains at a few hundred images/s on 2 CPU cores.
-# The subsets are annotation files written by tools/reproduce_small.py:
-# every (50000 / N)-th image of train/ and every (10000 / M)-th of test/ in
-# sorted order, i.e. the same number of images of every class.
+# The subsets are annotation files (the `cifar10_subset` stage of
+# configs/experiments/reproduction_cifar10.py writes them and points the
+# configs at them): the same number of images of every class.
 # Every name here starts with `cifar10_` so that this file can be a second
 # base next to a configs/demo config (mmengine forbids duplicate base keys).
 cifar10_root = 'data/cifar10'

@@ -1,0 +1,163 @@
+"""Issue 16, item 7: every bad input stops the real tool with one line that
+names the file or argument and the rule it broke (exit status 2)."""
+import os.path as osp
+import pickle
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROTNET_CFG
+from tests.reliability.helpers import (FOLDER_PIPELINE, run_tool_inprocess,
+                                       write_config, write_image_folder)
+
+
+@pytest.fixture
+def npy(tmp_path):
+    """Feature/label files of a 40-sample, 3-class problem."""
+    rng = np.random.default_rng(0)
+    files = {}
+    for split, num in (('train', 40), ('test', 20)):
+        feats = rng.normal(size=(num, 8)).astype(np.float32)
+        labels = np.arange(num) % 3
+        files[f'{split}_feats'] = tmp_path / f'{split}_feats.npy'
+        files[f'{split}_labels'] = tmp_path / f'{split}_labels.npy'
+        files[f'{split}_float'] = tmp_path / f'{split}_float.npy'
+        np.save(files[f'{split}_feats'], feats)
+        np.save(files[f'{split}_labels'], labels)
+        np.save(files[f'{split}_float'], labels + 0.7)
+    files['empty'] = tmp_path / 'empty.npy'
+    files['empty'].write_bytes(b'')
+    files['pickle'] = tmp_path / 'evil.npy'
+    np.save(files['pickle'], np.array([{'a': 1}], dtype=object),
+            allow_pickle=True)
+    return files
+
+
+def eval_args(npy, train_labels='train_labels', test_labels='test_labels'):
+    return ['--train-feats', npy['train_feats'], '--train-labels',
+            npy[train_labels], '--test-feats', npy['test_feats'],
+            '--test-labels', npy[test_labels]]
+
+
+# (tool, argv builder, text the one line must contain)
+CASES = {
+    'knn-chunk-size-0': (
+        'eval_knn', lambda f: eval_args(f) + ['--chunk-size', '0'],
+        'argument --chunk-size: must be >= 1, got 0'),
+    'knn-float-train-labels': (
+        'eval_knn', lambda f: eval_args(f, train_labels='train_float'),
+        'train_float.npy: labels must be integer class ids, got float64'),
+    'knn-float-test-labels': (
+        'eval_knn', lambda f: eval_args(f, test_labels='test_float'),
+        'test_float.npy: labels must be integer class ids, got float64'),
+    'knn-k-above-train-set': (
+        'eval_knn', lambda f: eval_args(f) + ['--k', '41'],
+        '--k 41 is larger than the train set (40 samples)'),
+    'knn-empty-labels': (
+        'eval_knn', lambda f: eval_args(f) + ['--train-labels', f['empty']],
+        'empty.npy is empty (0 bytes)'),
+    'knn-pickled-labels': (
+        'eval_knn', lambda f: eval_args(f) + ['--train-labels', f['pickle']],
+        'evil.npy is not a readable .npy array'),
+    'svm-float-labels': (
+        'eval_svm', lambda f: eval_args(f, train_labels='train_float'),
+        'train_float.npy: labels must be integer class ids'),
+    'svm-costs-abc': (
+        'eval_svm', lambda f: eval_args(f) + ['--costs', 'abc'],
+        "argument --costs: every value must be a number > 0, got 'abc'"),
+    'svm-costs-negative': (
+        'eval_svm', lambda f: eval_args(f) + ['--costs=0.1,-1'],
+        'argument --costs: every value must be > 0, got -1'),
+    'svm-cv-folds-0': (
+        'eval_svm', lambda f: eval_args(f) + ['--cv-folds', '0'],
+        'argument --cv-folds: must be >= 2, got 0'),
+    'cluster-empty-npy': (
+        'cluster', lambda f: [f['empty'], '-k', '3'],
+        'empty.npy is empty (0 bytes): not a .npy file'),
+    'cluster-pickled-npy': (
+        'cluster', lambda f: [f['pickle'], '-k', '3'],
+        'cannot read'),
+    'cluster-labels-as-features': (
+        'cluster', lambda f: [f['train_labels'], '-k', '3'],
+        'must hold an (N, D) float array'),
+    'cluster-k-above-samples': (
+        'cluster', lambda f: [f['train_feats'], '-k', '41'],
+        '--num-clusters 41 is larger than the 40 samples'),
+}
+
+
+@pytest.mark.parametrize('case', list(CASES))
+def test_bad_input_gives_one_line_naming_it(case, npy, tmp_path,
+                                            monkeypatch, capsys):
+    tool, argv, expected = CASES[case]
+    argv = [str(a) for a in argv(npy)]
+    if tool == 'cluster':
+        argv += ['--out-dir', str(tmp_path / 'out'), '--quiet']
+    code, _, err = run_tool_inprocess(tool, argv, monkeypatch, capsys)
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]
+    assert expected in last, err
+    # One line of its own; argparse prints its usage block before it.
+    assert 'Traceback' not in err
+    lines = err.strip().splitlines()
+    if last.startswith('error: '):
+        assert len(lines) == 1, err
+    else:
+        assert last.startswith(f'{tool}.py: error: argument --'), err
+        assert lines[0].startswith('usage: ') and all(
+            line.startswith(' ') for line in lines[1:-1]), err
+
+
+def image_data_config(tmp_path, folder):
+    return write_config(tmp_path / 'folder_data.py', f'''
+        default_scope = 'mmpretrain'
+        custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
+        test_pipeline = {FOLDER_PIPELINE!r}
+        train_dataloader = dict(
+            batch_size=8, num_workers=0,
+            dataset=dict(type='CustomDataset', data_root={str(folder)!r},
+                         with_label=False, pipeline=test_pipeline))
+        ''')
+
+
+def test_zero_byte_image_names_the_file(fmnist_root, rotnet_checkpoint,
+                                        tmp_path, monkeypatch, capsys):
+    paths = write_image_folder(fmnist_root, tmp_path / 'imgs', num=12)
+    open(paths[9], 'wb').close()
+    argv = [ROTNET_CFG, rotnet_checkpoint, '--data-config',
+            image_data_config(tmp_path, tmp_path / 'imgs'), '--out-dir',
+            str(tmp_path / 'feats'), '--num-workers', '0']
+    code, _, err = run_tool_inprocess('extract_features', argv, monkeypatch,
+                                      capsys)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), err
+    assert f'sample 9 ({paths[9]}, 0 bytes) failed in the pipeline' in \
+        lines[0]
+    # Nothing that looks like a finished extraction is left.
+    assert not osp.exists(tmp_path / 'feats' / 'meta.json')
+
+
+def test_zero_byte_and_pickled_checkpoints_name_the_file(
+        fmnist_root, tmp_path, monkeypatch, capsys):
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    evil = tmp_path / 'evil.pth'
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ('pwned', ))
+
+    evil.write_bytes(pickle.dumps({'state_dict': Evil()}))
+    write_image_folder(fmnist_root, tmp_path / 'imgs', num=4)
+    data_cfg = image_data_config(tmp_path, tmp_path / 'imgs')
+    for ckpt, expected in ((empty, f'checkpoint {empty} is empty (0 bytes)'),
+                           (evil, f'cannot read checkpoint {evil}')):
+        argv = [ROTNET_CFG, str(ckpt), '--data-config', data_cfg,
+                '--out-dir', str(tmp_path / 'feats'), '--num-workers', '0']
+        code, out, err = run_tool_inprocess('extract_features', argv,
+                                            monkeypatch, capsys)
+        assert code == 2, err
+        assert 'pwned' not in out
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], err
