@@ -113,7 +113,7 @@ def test_bad_input_gives_clear_errors(mixture, tmp_path):
          '--out-dir', str(tmp_path / 'o')],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
-    assert 'num_clusters=6 exceeds the 5' in proc.stderr
+    assert '--num-clusters 6 is larger than the 5 samples' in proc.stderr
     assert not osp.exists(tmp_path / 'o' / 'labels.npy')
 
 
