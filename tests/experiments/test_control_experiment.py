@@ -90,6 +90,7 @@ def _nearest_class_mean(feats, labels):
     return np.array(out)
 
 
+@pytest.mark.slow  # ~75 s CPU (170 s wall at load 5-10): 25 tiny stages
 @pytest.mark.skipif(not (osp.isdir(osp.join(CIFAR, 'train'))
                          and osp.isdir(FMNIST)),
                     reason='CIFAR-10 / Fashion-MNIST not prepared in data/')
