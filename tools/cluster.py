@@ -6,10 +6,24 @@ k-means (train on a sample, assign every sample) and writes ``labels.npy``,
 ``centroids.npy`` and ``summary.json`` to ``--out-dir``; ``labels.npy`` is
 what ``PseudoLabelDataset`` reads.
 
+``--method prototype|per_label --labels LABELS.npy`` runs the paper's
+label-using baselines instead (:mod:`cf_mm.clustering.baselines`: nearest
+class mean, K = number of classes; k-means inside each label with
+``k_l ~ sqrt(n_l)``); labels are ``(N,)`` class ids or ``(N, C)`` 0/1
+multi-label targets, row i = sample id i. ``-k 10,100,1000`` clusters the
+same features for several K (one sub-folder ``k<K>`` per K).
+
 Examples:
     # ImageNet-1K, K=16000, on the GPUs faiss sees (CPU otherwise)
     python tools/cluster.py work_dirs/features --layer res5 \
         --num-clusters 16000 --out-dir work_dirs/clusterfit/in1k_k16000
+    # a K sweep from one extraction: <out-dir>/k10, k100, k1000
+    python tools/cluster.py work_dirs/features/res5 -k 10,100,1000 \
+        --out-dir work_dirs/cluster/sweep
+    # the baselines of section 4.1 / 5.2 with the images' labels
+    python tools/cluster.py FEATS.npy --method prototype --labels LABELS.npy
+    python tools/cluster.py FEATS.npy --method per_label -k 1000 \
+        --labels LABELS.npy
     # the paper's 1B-image recipe: 30 iterations on 200M, 5 on everything
     python tools/cluster.py work_dirs/features/res5 -k 30000 --num-iters 30 \
         --max-train-points 200000000 --num-full-iters 5 --out-dir ...
@@ -29,6 +43,7 @@ import numpy as np
 
 from cf_mm.clustering import (KMeansResult, kmeans, load_labels,
                               save_cluster_result)
+from cf_mm.clustering.baselines import METHODS, check_class_labels, cluster
 from cf_mm.clustering.results import size_stats_from_counts
 from cf_mm.features.store import (MANIFEST_FILE, META_FILE, FeatureStore,
                                   check_store_covers)
@@ -42,12 +57,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('features',
                         help='feature store directory, root of stores (with '
                         '--layer) or an (N, D) .npy file')
-    parser.add_argument('-k', '--num-clusters', type=int, required=True,
-                        help='number of clusters K')
+    parser.add_argument('-k', '--num-clusters', type=parse_ks,
+                        help='number of clusters K, or several separated '
+                        'by commas (10,100,1000: one sub-folder k<K> of '
+                        '--out-dir per K); not needed for prototype')
+    parser.add_argument('--method', default='kmeans', choices=METHODS,
+                        help='kmeans (ClusterFit), or a baseline that uses '
+                        '--labels: prototype (nearest class mean, K = '
+                        'classes), per_label (k-means inside each label, '
+                        'k_l ~ sqrt(n_l))')
+    parser.add_argument('--labels',
+                        help='LABELS.npy of the baselines: (N,) class ids or '
+                        '(N, C) 0/1 targets, row i = sample id i')
     parser.add_argument('--out-dir',
                         help='where labels.npy, centroids.npy and '
                         'summary.json go (default: '
-                        'work_dirs/cluster/<features>-k<K>)')
+                        'work_dirs/cluster/<features>-k<K>, or '
+                        '<features>-<method>)')
     parser.add_argument('--layer',
                         help='layer sub-directory when FEATURES is the root '
                         'written by tools/extract_features.py')
@@ -67,9 +93,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--init', default='random',
                         choices=['random', 'k-means++'],
                         help='initial centroids (k-means++: small K only)')
-    parser.add_argument('--no-spherical', action='store_true',
-                        help='plain L2 k-means (default: spherical, '
-                        'centroids L2-normalised)')
+    parser.add_argument('--spherical', action='store_true',
+                        help='re-normalise the centroids after each update '
+                        "(default: plain k-means of the L2-normalised "
+                        "features, the paper's recipe and the hook's "
+                        'default)')
+    parser.add_argument('--no-spherical', dest='spherical',
+                        action='store_false',
+                        help='plain k-means (the default; kept for old '
+                        'commands)')
     parser.add_argument('--chunk-size', type=int, default=65536,
                         help='rows per chunk of the streaming passes')
     parser.add_argument('--precision', default='auto',
@@ -84,6 +116,47 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def parse_ks(text: str) -> list:
+    """``'10,100'`` -> ``[10, 100]`` (positive, distinct)."""
+    try:
+        ks = [int(v) for v in text.split(',') if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected K or K1,K2,... (integers), got {text!r}') from None
+    if not ks or min(ks) < 1 or len(set(ks)) != len(ks):
+        raise argparse.ArgumentTypeError(
+            f'expected distinct positive K values, got {text!r}')
+    return ks
+
+
+def check_method_args(args: argparse.Namespace) -> None:
+    """Which of ``-k`` / ``--labels`` / ``--launcher`` the method needs."""
+    if args.method != 'prototype' and not args.num_clusters:
+        raise ValueError(f'--method {args.method} needs -k/--num-clusters')
+    if args.method == 'kmeans':
+        if args.labels:
+            raise ValueError('--labels is for --method prototype or '
+                             'per_label; k-means does not use labels')
+        return
+    if not args.labels:
+        raise ValueError(f'--method {args.method} needs --labels LABELS.npy '
+                         '(the class labels of the clustered images)')
+    if args.launcher != 'none':
+        raise ValueError(f'--method {args.method} runs in one process; drop '
+                         '--launcher')
+
+
+def read_labels(path: str, num_samples: int) -> np.ndarray:
+    """Class labels of the baselines from a ``.npy`` file, checked."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'--labels file not found: {path}')
+    try:
+        labels = np.load(path)
+    except ValueError as err:
+        raise ValueError(f'cannot read --labels {path}: {err}') from err
+    return check_class_labels(labels, num_samples, name=path)
 
 
 def open_features(path: str, layer=None):
@@ -208,20 +281,31 @@ def gather_labels(out_dir: str, labels: np.ndarray, rank: int,
     return merged
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    features = open_features(args.features, args.layer)
+def default_out_dir(args: argparse.Namespace) -> str:
+    """``work_dirs/cluster/<features>[-<layer>]-k<K>`` (one k-means K) or
+    ``...-<method>`` (a sweep, or a baseline)."""
     name = osp.basename(osp.normpath(args.features))
     if name.endswith('.npy'):
         name = name[:-4]
     if args.layer:
         name = f'{name}-{args.layer}'
-    out_dir = args.out_dir or osp.join('work_dirs', 'cluster',
-                                       f'{name}-k{args.num_clusters}')
-    for name in ('num_clusters', 'chunk_size'):
-        if getattr(args, name) < 1:
-            raise ValueError(f'--{name.replace("_", "-")} must be >= 1, got '
-                             f'{getattr(args, name)}')
+    ks = args.num_clusters or []
+    if args.method == 'kmeans' and len(ks) == 1:
+        return osp.join('work_dirs', 'cluster', f'{name}-k{ks[0]}')
+    return osp.join('work_dirs', 'cluster', f'{name}-{args.method}')
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    check_method_args(args)
+    if args.chunk_size < 1:
+        raise ValueError(f'--chunk-size must be >= 1, got {args.chunk_size}')
+    features = open_features(args.features, args.layer)
+    for k in args.num_clusters or []:
+        if k > len(features):
+            raise ValueError(f'--num-clusters {k} is larger than the '
+                             f'{len(features)} samples of {args.features}')
+    out_dir = args.out_dir or default_out_dir(args)
     distributed = args.launcher != 'none'
     if not distributed:
         with DirLock(out_dir, 'tools/cluster.py output'):
@@ -236,37 +320,65 @@ def main(argv=None) -> int:
 
 def run(args: argparse.Namespace, features, out_dir: str, rank: int,
         world_size: int) -> int:
-    """Cluster, then write the result on rank 0."""
+    """Cluster for every K (one folder each), write the results on rank 0.
+
+    One K writes into ``out_dir`` itself; several K into ``out_dir/k<K>``.
+    """
+    ks = args.num_clusters or [None]  # None: the prototype's own K
+    labels = None
+    if args.method != 'kmeans':
+        if isinstance(features, FeatureStore):
+            features = features.load()
+        labels = read_labels(args.labels, len(features))
+    for k in ks:
+        folder = out_dir if len(ks) == 1 else osp.join(out_dir, f'k{k}')
+        run_one(args, features, labels, k, folder, rank, world_size)
+    return 0
+
+
+def run_one(args: argparse.Namespace, features, labels, num_clusters,
+            out_dir: str, rank: int, world_size: int) -> None:
+    """One clustering (k-means or a baseline) into ``out_dir``."""
     distributed = world_size > 1 or args.launcher != 'none'
-    local = rank_slice(features, rank, world_size) if distributed \
-        else features
     tic = time.time()
-    result = kmeans(
-        local,
-        args.num_clusters,
-        num_iters=args.num_iters,
-        seed=args.seed,
-        backend=args.backend,
-        spherical=not args.no_spherical,
-        max_train_points=args.max_train_points,
-        verbose=not args.quiet and rank == 0,
-        init=args.init,
-        num_full_iters=args.num_full_iters,
-        chunk_size=args.chunk_size,
-        distributed=distributed,
-        precision=args.precision)
+    if args.method == 'kmeans':
+        local = rank_slice(features, rank, world_size) if distributed \
+            else features
+        result = kmeans(
+            local,
+            num_clusters,
+            num_iters=args.num_iters,
+            seed=args.seed,
+            backend=args.backend,
+            spherical=args.spherical,
+            max_train_points=args.max_train_points,
+            verbose=not args.quiet and rank == 0,
+            init=args.init,
+            num_full_iters=args.num_full_iters,
+            chunk_size=args.chunk_size,
+            distributed=distributed,
+            precision=args.precision)
+    else:
+        result = cluster(
+            features, args.method, num_clusters, labels,
+            num_iters=args.num_iters, seed=args.seed, backend=args.backend,
+            spherical=args.spherical, init=args.init,
+            chunk_size=args.chunk_size)
+    k = len(result.centroids)
     if distributed:
-        labels = gather_labels(out_dir, result.labels, rank, world_size)
+        gathered = gather_labels(out_dir, result.labels, rank, world_size)
         if rank != 0:
-            return 0
+            return
         result = KMeansResult(
-            **{**result.__dict__, 'labels': labels,
+            **{**result.__dict__, 'labels': gathered,
                'stats': size_stats_from_counts(
-                   np.bincount(labels, minlength=args.num_clusters))})
+                   np.bincount(gathered, minlength=k))})
     meta = dict(
         features=osp.abspath(args.features),
         layer=args.layer,
-        spherical=not args.no_spherical,
+        method=args.method,
+        labels=osp.abspath(args.labels) if args.labels else None,
+        spherical=args.spherical,
         seed=args.seed,
         num_iters=args.num_iters,
         max_train_points=args.max_train_points,
@@ -280,13 +392,13 @@ def run(args: argparse.Namespace, features, out_dir: str, rank: int,
     load_labels(out_dir)  # read back: fail here, not in training
     stats = result.stats
     print(json.dumps(dict(
-        out_dir=out_dir, num_samples=len(result.labels),
-        num_clusters=args.num_clusters,
+        out_dir=out_dir, method=args.method, num_samples=len(result.labels),
+        num_clusters=k,
         num_train_points=result.num_train_points,
         final_objective=result.final_objective,
-        cluster_sizes={k: stats[k] for k in ('min', 'max', 'mean', 'empty')},
-        seconds=round(time.time() - tic, 2))))
-    return 0
+        cluster_sizes={key: stats[key]
+                       for key in ('min', 'max', 'mean', 'empty')},
+        seconds=round(time.time() - tic, 2))), flush=True)
 
 
 if __name__ == '__main__':

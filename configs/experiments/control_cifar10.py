@@ -5,6 +5,7 @@
 # another class, footnote 1), p in {0, 25, 50, 75}; N_cf = the same
 # architecture trained from scratch, for the same epochs, on the k-means
 # cluster ids of N_pre's res5 features (K = 6x and 60x the classes).
+# Distillation of every N_pre (T=20, alpha=0.75, N_pre's noisy labels).
 # Baselines on the p = 0 and p = 50 N_pre: prototype (K = 6, nearest class
 # mean of the noisy labels N_pre saw) and per-label k-means (K = 6x, k_l ~
 # sqrt(n_l)). Targets: linear probes (and kNN) on frozen, globally pooled
@@ -34,7 +35,8 @@ fmnist_train = 500
 fmnist_test = 500
 noise = [0, 25, 50, 75]  # p, % of N_pre's training labels replaced
 baseline_noise = [0, 50]  # p of the prototype / per-label baselines
-cluster_ks = [36, 360]  # 6x and 60x the 6 classes
+cluster_ks = [36, 360]  # 6x and 60x the 6 classes (k-means of each N_pre)
+ncf_ks = '${cluster_ks}'  # the K an N_cf is trained for (a subset: quicker)
 per_label_k = 36
 num_workers = 2
 batch_size = 32
@@ -44,6 +46,9 @@ animal_classes = ['bird', 'cat', 'deer', 'dog', 'frog', 'horse']
 vehicle_classes = ['airplane', 'automobile', 'ship', 'truck']
 npre_config = ('configs/control/'
                'supervised-noise0_resnet18-w16_1xb64-coslr-8e_cifar10-animals.py')
+distill_config = ('configs/control/'
+                  'distillation-noise0_resnet18-w16_1xb64-coslr-8e_'
+                  'cifar10-animals.py')
 ncf_config = ('configs/control/'
               'clusterfit-labelfile_resnet18-w16_1xb64-coslr-8e_'
               'cifar10-animals.py')
@@ -100,12 +105,14 @@ target_list = ['animals', 'vehicles', 'fmnist']
 # settings, so `--cfg-options noise=[0,50]` shrinks every family.
 families = [
     ('npre_p${p}', dict(p='${noise}'), 'N_pre p=${p}', 'N_pre'),
-    ('ncf_k${k}_p${p}', dict(k='${cluster_ks}', p='${noise}'),
+    ('ncf_k${k}_p${p}', dict(k='${ncf_ks}', p='${noise}'),
      'N_cf K=${k} p=${p}', 'N_cf K=${k}'),
     ('proto_p${p}', dict(p='${baseline_noise}'), 'Prototype p=${p}',
      'Prototype (K=6)'),
     ('perlabel_p${p}', dict(p='${baseline_noise}'),
      'Per-label K=${per_label_k} p=${p}', 'Per-label K=${per_label_k}'),
+    ('distill_p${p}', dict(p='${noise}'), 'Distillation p=${p}',
+     'Distillation'),
 ]
 
 stages = [
@@ -154,7 +161,7 @@ stages = [
          labels='${noisy_labels_p${p}.labels}'),
     # N_cf: trained from scratch on the cluster ids, same recipe/epochs.
     dict(name='ncf_k${k}_p${p}', type='train',
-         foreach=dict(k='${cluster_ks}', p='${noise}'),
+         foreach=dict(k='${ncf_ks}', p='${noise}'),
          config='${ncf_config}',
          options=dict(schedule, **{
              'train_dataloader.dataset.label_files':
@@ -182,6 +189,16 @@ stages = [
              'model.data_preprocessor.num_classes': '${per_label_k}',
          })),
 ] + [
+    # Distillation: student of N_pre's architecture, N_pre as teacher,
+    # N_pre's noisy labels, N_pre's epochs.
+    dict(name='distill_p${p}', type='train', foreach=dict(p='${noise}'),
+         config='${distill_config}',
+         options=dict(schedule, **{
+             'train_dataloader.dataset.noise_percent': '${p}',
+             'model.teacher_config': '${npre_p${p}.config}',
+             'model.teacher_checkpoint': '${npre_p${p}.checkpoint}',
+         })),
+] + [
     dict(name='feat_%s_${tgt}' % fam[0], type='extract',
          foreach=dict(fam[1], tgt='${target_list}'),
          config='${%s.config}' % fam[0],
@@ -199,6 +216,17 @@ stages = [
     for kind, stage_type in (('probe', 'linear_probe_cached'),
                              ('knn', 'knn')) for fam in families
 ] + [
+    # What the clusters look like (k-means of the first N_pre, first K).
+    dict(name='vis_clusters', type='command',
+         argv=['python', 'tools/visualize_clusters.py',
+               '${clusters_p${noise.0}.clusters.${cluster_ks.0}}',
+               '${cifar_data_config}', '--clusters', '6', '--images', '8',
+               '--dpi', '60', '--out', '{work_dir}/clusters',
+               '--cfg-options',
+               'train_dataloader.dataset.data_root=${animals.data_root}',
+               'train_dataloader.dataset.ann_file=${animals.train_ann}'],
+         outputs=dict(grid='{work_dir}/clusters_grid.png',
+                      sizes='{work_dir}/clusters_sizes.png')),
     dict(
         name='report',
         type='report',
@@ -220,6 +248,12 @@ stages = [
         ],
         clusters=['${clusters_p*.clusters}', '${proto_clusters_p*.labels}',
                   '${perlabel_clusters_p*.labels}'],
+        figures={
+            'k-means clusters of N_pre (first p, first K): random images':
+            '${vis_clusters.grid}',
+            'k-means clusters of N_pre (first p, first K): sizes':
+            '${vis_clusters.sizes}',
+        },
         notes=('D_pre = D_cf = ${train_per_class} train images of each of '
                'the 6 CIFAR-10 animal classes; every network trained '
                '${epochs} epochs (batch ${batch_size}). Linear probe: '

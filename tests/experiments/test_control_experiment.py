@@ -90,6 +90,7 @@ def _nearest_class_mean(feats, labels):
     return np.array(out)
 
 
+@pytest.mark.slow  # ~75 s CPU (170 s wall at load 5-10): 25 tiny stages
 @pytest.mark.skipif(not (osp.isdir(osp.join(CIFAR, 'train'))
                          and osp.isdir(FMNIST)),
                     reason='CIFAR-10 / Fashion-MNIST not prepared in data/')
@@ -102,14 +103,15 @@ def test_control_experiment_runs_tiny(tmp_path):
         'fmnist_train': 20, 'fmnist_test': 20, 'epochs': 1,
         'noise': [0, 50], 'baseline_noise': [50], 'cluster_ks': [6],
         'per_label_k': 12, 'layers': ['res5'], 'num_workers': 0,
-        'batch_size': 12, 'target_list': ['animals', 'fmnist'],
+        'batch_size': 12, 'target_list': ['animals', 'vehicles'],
     }
     exp = load_experiment(CONTROL, overrides, work_dir=str(tmp_path / 'w'))
     lines = []
     outputs = ExperimentRunner(exp, console=lines.append).run()
     report = open(outputs['report']['markdown']).read()
     for row in ('N_pre p=0', 'N_pre p=50', 'N_cf K=6 p=0', 'N_cf K=6 p=50',
-                'Prototype p=50', 'Per-label K=12 p=50'):
+                'Prototype p=50', 'Per-label K=12 p=50', 'Distillation p=0',
+                'Distillation p=50'):
         assert f'| {row} |' in report
     assert 'figure3_res5.png' in report
     assert osp.isfile(osp.join(tmp_path, 'w', 'report', 'figure3_res5.png'))
@@ -130,6 +132,10 @@ def test_control_experiment_runs_tiny(tmp_path):
     assert cfg.train_dataloader.dataset.label_files == \
         outputs['clusters_p50']['clusters']['6']
     assert cfg.model.head.num_classes == 6
+    cfg = Config.fromfile(outputs['distill_p50']['config'])
+    assert cfg.model.type == 'DistillationClassifier'
+    assert cfg.model.teacher_checkpoint == outputs['npre_p50']['checkpoint']
+    assert cfg.train_dataloader.dataset.noise_percent == 50
     cfg = Config.fromfile(outputs['perlabel_p50']['config'])
     assert cfg.model.head.num_classes == 12
     assert len(set(np.load(outputs['perlabel_clusters_p50']['labels'] +

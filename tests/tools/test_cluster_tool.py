@@ -75,7 +75,7 @@ def test_npy_input_with_training_sample(mixture, tmp_path):
     tool = _load_tool()
     assert tool.main([str(tmp_path / 'feats.npy'), '-k', '10',
                       '--init', 'k-means++', '--max-train-points', '800',
-                      '--out-dir', str(out), '--quiet']) == 0
+                      '--spherical', '--out-dir', str(out), '--quiet']) == 0
     summary = json.loads((out / 'summary.json').read_text())
     assert summary['num_train_points'] == 800
     labels = load_labels(str(out))
@@ -94,6 +94,10 @@ def test_default_out_dir_and_single_layer_root(mixture, tmp_path,
     assert tool.main(['feats', '-k', '5', '--num-iters', '3',
                       '--quiet']) == 0
     assert len(load_labels('work_dirs/cluster/feats-k5')) == 3000
+    # Default: plain k-means of the features, as the paper and the hook.
+    summary = json.loads(
+        (tmp_path / 'work_dirs/cluster/feats-k5/summary.json').read_text())
+    assert summary['meta']['spherical'] is False
 
 
 def test_bad_input_gives_clear_errors(mixture, tmp_path):
@@ -113,7 +117,7 @@ def test_bad_input_gives_clear_errors(mixture, tmp_path):
          '--out-dir', str(tmp_path / 'o')],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
-    assert 'num_clusters=6 exceeds the 5' in proc.stderr
+    assert '--num-clusters 6 is larger than the 5 samples' in proc.stderr
     assert not osp.exists(tmp_path / 'o' / 'labels.npy')
 
 

@@ -33,6 +33,7 @@ from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
 from cf_mm.clustering import kmeans, save_cluster_result
+from cf_mm.clustering.baselines import METHODS, cluster
 from cf_mm.datasets.pseudo_label import (DatasetView, PseudoLabelDataset,
                                          dataset_fingerprint)
 from cf_mm.features.extract import (build_extraction_model,
@@ -179,6 +180,15 @@ class ClusterFitHook(Hook):
         task_name (str, optional): Label set of a multi-task
             PseudoLabelDataset (and task of a ``MultiTaskHead``). Defaults
             to None (single task).
+        method (str): ``'kmeans'`` (ClusterFit, default), or a baseline of
+            the paper that uses the train dataset's own labels (those of
+            the dataset the ``PseudoLabelDataset`` wraps, e.g. the noisy
+            labels of a ``NoisyLabelDataset``): ``'prototype'`` (nearest
+            class mean; ``num_clusters`` = number of classes) or
+            ``'per_label'`` (k-means inside each label, ``k_l ~
+            sqrt(n_l)``), see :mod:`cf_mm.clustering.baselines`. A dataset
+            without labels is an error. The method and the labels' hash
+            are part of the fingerprint.
     """
 
     priority = 'VERY_HIGH'
@@ -199,7 +209,12 @@ class ClusterFitHook(Hook):
                  num_workers: int = 2,
                  feature_dtype: str = 'float32',
                  keep_features: bool = False,
-                 task_name: Optional[str] = None):
+                 task_name: Optional[str] = None,
+                 method: str = 'kmeans'):
+        if method not in METHODS:
+            raise ValueError(f'ClusterFitHook: unknown method {method!r}; '
+                             f'use one of {METHODS}')
+        self.method = method
         for name, path in (('pretrained_config', pretrained_config),
                            ('pretrained_checkpoint', pretrained_checkpoint)):
             if not osp.isfile(path):
@@ -311,14 +326,30 @@ class ClusterFitHook(Hook):
         return counts
 
     def _kmeans_settings(self) -> dict:
-        """Keyword arguments of :func:`cf_mm.clustering.kmeans` besides K."""
-        return dict(
+        """Keyword arguments of :func:`cf_mm.clustering.kmeans` besides K
+        (and ``method`` when it is a baseline: it enters the fingerprint)."""
+        settings = dict(
             num_iters=self.num_iters,
             seed=self.seed,
             backend=self.backend,
             spherical=self.spherical,
             max_train_points=self.max_train_points,
             num_full_iters=self.num_full_iters)
+        if self.method != 'kmeans':
+            settings['method'] = self.method
+        return settings
+
+    def _class_labels(self, dataset: PseudoLabelDataset) -> np.ndarray:
+        """The wrapped dataset's labels, which the baselines cluster by."""
+        labels = dataset.get_original_gt_labels()
+        if labels is None or len(labels) != len(dataset):
+            raise ValueError(
+                f'ClusterFitHook: method={self.method!r} clusters by the '
+                'class labels of the train dataset, but '
+                f'{type(dataset.dataset).__name__} (wrapped by '
+                'PseudoLabelDataset) has no labels (get_gt_labels()); use '
+                "method='kmeans' or a labelled dataset")
+        return np.asarray(labels)
 
     def _fingerprint(self, dataset: PseudoLabelDataset) -> dict:
         return dict(
@@ -329,7 +360,10 @@ class ClusterFitHook(Hook):
             layer=self.layer,
             num_clusters=self.num_clusters,
             extract_pipeline=self.extract_pipeline,
-            **self._kmeans_settings())
+            **self._kmeans_settings(),
+            **({} if self.method == 'kmeans' else dict(
+                class_labels_sha256=hashlib.sha256(np.ascontiguousarray(
+                    self._class_labels(dataset)).tobytes()).hexdigest())))
 
     def _load_or_cluster(self, runner, dataset: PseudoLabelDataset,
                          out_dir: str) -> np.ndarray:
@@ -443,14 +477,22 @@ class ClusterFitHook(Hook):
 
     def _cluster(self, runner, store, out_dir: str,
                  fingerprint: dict) -> np.ndarray:
-        """k-means on rank 0; saves labels, centroids and summary."""
+        """k-means (or a baseline) on rank 0; saves labels, centroids and
+        summary."""
         settings = self._kmeans_settings()
+        method = settings.pop('method', 'kmeans')
         runner.logger.info(
-            f'ClusterFit: k-means K={self.num_clusters} on '
+            f'ClusterFit: {method} K={self.num_clusters} on '
             f'{store.num_samples} x {store.dim} features (' +
             ', '.join(f'{k}={v}' for k, v in settings.items()) + ')')
-        result = kmeans(store, self.num_clusters, verbose=True,
-                        logger=runner.logger, **settings)
+        if method == 'kmeans':
+            result = kmeans(store, self.num_clusters, verbose=True,
+                            logger=runner.logger, **settings)
+        else:
+            labels = self._class_labels(find_pseudo_label_dataset(
+                runner.train_dataloader.dataset))
+            result = cluster(store.load(), method, self.num_clusters, labels,
+                             **settings)
         save_cluster_result(out_dir, result,
                             meta=dict(fingerprint=fingerprint))
         return result.labels
