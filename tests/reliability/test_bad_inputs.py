@@ -82,7 +82,7 @@ CASES = {
         'must hold an (N, D) float array'),
     'cluster-k-above-samples': (
         'cluster', lambda f: [f['train_feats'], '-k', '41'],
-        'num_clusters=41 exceeds the 40'),
+        '--num-clusters 41 is larger than the 40 samples'),
 }
 
 
