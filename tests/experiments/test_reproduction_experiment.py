@@ -60,3 +60,17 @@ def test_runs_end_to_end_on_a_few_images(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     report = (tmp_path / 'report' / 'report.md').read_text()
     assert 'RotNet N_pre 2x (2 ep)' in report and 'random init' in report
+
+
+def test_probe_check_pairs_each_demo_network_with_both_probes(tmp_path):
+    path = osp.join(REPO, 'configs', 'experiments', 'probe_check_fmnist.py')
+    exp = load_experiment(path, dict(demo_dir='/demo'), str(tmp_path))
+    stages = {s.name: s.params for s in exp.stages}
+    for net, ckpt in (('rotnet', 'rotnet/epoch_2.pth'),
+                      ('rotnet_2x', 'rotnet_2x/epoch_4.pth'),
+                      ('clusterfit', 'clusterfit/epoch_2.pth')):
+        runner, cached = stages[f'runner_probe_{net}'], \
+            stages[f'cached_probe_{net}']
+        assert runner['checkpoint'] == f'/demo/{ckpt}'
+        assert cached['features'] == f'/demo/features_{net}'
+        assert runner['method'] == cached['method']
