@@ -10,7 +10,10 @@ mmaction2's registries, where mmaction2 configs find them:
 * ``VideoPseudoLabelDataset``: :class:`~cf_mm.datasets.PseudoLabelDataset`
   for mmaction2 datasets (their label key is ``label``);
 * ``ReportVideoErrors``: runs the loading transforms of a video and names
-  the file in any error (never a silent wrong row).
+  the file in any error (never a silent wrong row);
+* ``PretrainedBackboneRecognizer3D``: ``Recognizer3D`` whose backbone is
+  loaded strictly from a recognizer checkpoint (linear evaluation; mmaction2's
+  3D backbones ignore ``init_cfg``).
 
 mmaction2 models in these configs are built with ``_scope_='mmaction'`` so
 that mmpretrain's ``get_model`` (used to build N_pre for extraction) builds
@@ -25,8 +28,10 @@ except ImportError as err:  # pragma: no cover - depends on the install
 
 from .datasets import VideoPseudoLabelDataset  # noqa: F401,E402
 from .transforms import ReportVideoErrors, VideoReadError  # noqa: F401,E402
+from .models import PretrainedBackboneRecognizer3D  # noqa: F401,E402
 from .registry import register_hooks  # noqa: E402
 
 register_hooks()
 
-__all__ = ['VideoPseudoLabelDataset', 'ReportVideoErrors', 'VideoReadError']
+__all__ = ['VideoPseudoLabelDataset', 'ReportVideoErrors', 'VideoReadError',
+           'PretrainedBackboneRecognizer3D']
