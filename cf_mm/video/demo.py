@@ -7,7 +7,10 @@ features (item class and motion direction, train clips -> val clips), with
 a randomly initialised network as the floor. ``--capacity`` adds the
 section 5.1 pair: N_cf R(2+1)D-18 from an R(2+1)D-18 vs an R(2+1)D-34 N_pre.
 Every run also trains N_cf on per-label clusters of the R(2+1)D-18 N_pre's
-features (section 5.2); ``--per-label`` runs only that part again.
+features (section 5.2, ``ClusterFitHook(method='per_label')`` on the weak
+tags); ``--per-label`` runs only that part again. ``--runner-probe`` runs
+only the linear evaluation through mmaction2's Runner (the demo linear
+config) of the networks of an earlier run.
 
 Example:
     python -m cf_mm.video.demo --work-dir work_dirs/video_demo
@@ -16,7 +19,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import shutil
 import time
 from typing import Dict, Optional
 
@@ -40,6 +42,9 @@ NPRE_CFG = osp.join(DEMO,
 NCF_CFG = osp.join(
     DEMO,
     'clusterfit-multilabel-k16_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py')
+PERLABEL_CFG = osp.join(
+    DEMO,
+    'clusterfit-perlabel-k16_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py')
 
 
 def read_labels(ann_file: str) -> np.ndarray:
@@ -141,49 +146,79 @@ def run_pair(work_dir: str, data_root: str, npre_cfg: str, epochs: int,
         **cluster_stats(ncf_dir, data_root))
 
 
-def read_tags(ann_file: str, num_tags: int) -> np.ndarray:
-    """``(N, num_tags)`` 0/1 targets of a multi-label annotation file."""
-    with open(ann_file) as f:
-        rows = [line.split()[1:] for line in f if line.strip()]
-    targets = np.zeros((len(rows), num_tags), dtype=np.int64)
-    for i, tags in enumerate(rows):
-        targets[i, [int(t) for t in tags]] = 1
-    return targets
-
-
 def run_per_label(work_dir: str, data_root: str, epochs: int,
                   results: Dict[str, dict]) -> None:
-    """Section 5.2: per-label clustering of N_pre R18's clip-averaged
-    features (k-means inside each weak tag, ``k_l ~ sqrt(n_l)``, K=16 in
-    total), then N_cf trained on those labels (no hook: label files)."""
-    from cf_mm.clustering import save_cluster_result
-    from cf_mm.clustering.baselines import per_label_clusters
+    """Section 5.2: N_cf trained on per-label clusters of N_pre R18's
+    clip-averaged features (``ClusterFitHook(method='per_label')`` on the
+    weak tags: k-means inside each tag, ``k_l ~ sqrt(n_l)``, K=16 in
+    total)."""
     npre = osp.join(work_dir, 'npre_R18', f'epoch_{epochs}.pth')
     if not osp.isfile(npre):
         raise FileNotFoundError(f'{npre} missing: run the demo without '
                                 '--per-label first')
-    feats = clip_features(NPRE_CFG, npre, data_root, 'train')
-    tags = read_tags(f'{data_root}/train_tags.txt', 14)
-    label_dir = osp.join(work_dir, 'per_label_clusters')
-    save_cluster_result(label_dir, per_label_clusters(feats, tags, 16,
-                                                      seed=0))
     ncf_dir = osp.join(work_dir, 'ncf_per_label_from_R18')
     t0 = time.time()
-    ncf = train_config(NCF_CFG, ncf_dir, {
-        'custom_hooks': [],
-        'train_dataloader.dataset.label_files': label_dir,
-        'train_dataloader.dataset.num_clusters': 16,
+    ncf = train_config(PERLABEL_CFG, ncf_dir, {
         'train_dataloader.dataset.dataset.data_prefix':
         dict(video=data_root),
         'train_dataloader.dataset.dataset.ann_file':
-        f'{data_root}/train_class.txt',
+        f'{data_root}/train_tags.txt',
+        'custom_hooks.0.pretrained_config': NPRE_CFG,
+        'custom_hooks.0.pretrained_checkpoint': npre,
         'train_cfg.max_epochs': epochs, 'param_scheduler.T_max': epochs})
-    os.makedirs(osp.join(ncf_dir, 'clusterfit', 'default'), exist_ok=True)
-    shutil.copy(osp.join(label_dir, 'labels.npy'),
-                osp.join(ncf_dir, 'clusterfit', 'default', 'labels.npy'))
     results['N_cf R18 per-label from R18'] = dict(
         probe(NCF_CFG, ncf, data_root), train_s=round(time.time() - t0),
         **cluster_stats(ncf_dir, data_root))
+
+
+LINEAR_CFG = osp.join(
+    DEMO, 'linear-res5_r2plus1d-r18-w8_1xb16-steplr-12e_synthetic.py')
+# network name in results.json -> (checkpoint folder, backbone depth)
+NETWORKS = {
+    'random init': (None, 18),
+    'N_pre R18': ('npre_R18', 18),
+    'N_cf R18 from R18': ('ncf_from_R18', 18),
+    'N_cf R18 per-label from R18': ('ncf_per_label_from_R18', 18),
+    'N_pre R34': ('npre_R34', 34),
+    'N_cf R18 from R34': ('ncf_from_R34', 18),
+}
+
+
+def runner_probe(work_dir: str, data_root: str, epochs: int,
+                 results: Dict[str, dict]) -> None:
+    """Linear evaluation through mmaction2's Runner (the demo linear config:
+    frozen backbone, linear head trained on one random 8-frame clip per
+    video, tested with the scores of 6 uniform clips averaged) of every
+    network of an earlier run, for the item class and the motion."""
+    for name, (folder, depth) in NETWORKS.items():
+        ckpt = None if folder is None else osp.join(
+            work_dir, folder, f'epoch_{epochs}.pth')
+        if ckpt is not None and not osp.isfile(ckpt):
+            print(f'skipping {name}: {ckpt} missing')
+            continue
+        row = {}
+        for target, num_classes in (('class', 10), ('motion', 4)):
+            t0 = time.time()
+            cfg = Config.fromfile(LINEAR_CFG)
+            cfg.work_dir = osp.join(work_dir, 'runner_probe',
+                                    f'{folder or "random"}_{target}')
+            cfg.merge_from_dict({
+                'model.backbone_checkpoint': ckpt,
+                'model.backbone.depth': depth,
+                'model.cls_head.num_classes': num_classes,
+                'train_dataloader.dataset.data_prefix': dict(video=data_root),
+                'train_dataloader.dataset.ann_file':
+                f'{data_root}/train_{target}.txt',
+                'test_dataloader.dataset.data_prefix': dict(video=data_root),
+                'test_dataloader.dataset.ann_file':
+                f'{data_root}/val_{target}.txt'})
+            runner = Runner.from_cfg(cfg)
+            runner.train()
+            metrics = runner.test()
+            row[f'{target}_runner'] = round(100 * metrics['acc/top1'], 1)
+            row[f'{target}_runner_s'] = round(time.time() - t0)
+        results[name] = row
+        print(name, row, flush=True)
 
 
 def main() -> None:
@@ -197,8 +232,21 @@ def main() -> None:
     parser.add_argument('--per-label', action='store_true',
                         help='only the per-label clustering run (section '
                         '5.2), from the N_pre R18 of an earlier run')
+    parser.add_argument('--runner-probe', action='store_true',
+                        help='only the linear evaluation through the Runner '
+                        '(configs/video/demo/linear-*) of the networks of an '
+                        'earlier run')
     args = parser.parse_args()
     start = time.time()
+    if args.runner_probe:
+        results = {}
+        runner_probe(args.work_dir, args.data_root, args.epochs, results)
+        results['wall_s'] = round(time.time() - start)
+        with open(osp.join(args.work_dir, 'results_runner_probe.json'),
+                  'w') as f:
+            json.dump(results, f, indent=1)
+        print(json.dumps(results, indent=1))
+        return
     if not osp.isfile(osp.join(args.data_root, 'val_class.txt')):
         make_synthetic_videos(args.fmnist, args.data_root)
     os.makedirs(args.work_dir, exist_ok=True)
