@@ -2,12 +2,16 @@
 
 Writes ``<out>/{train,val}/NNNNN.mp4`` (real MPEG-4 files) and mmaction2
 ``VideoDataset`` annotation files ``<out>/<split>_{tags,class,motion}.txt``
-(weak multi-label tags; item class; motion direction). See
-:mod:`cf_mm.datasets.video_synthetic`.
+(weak multi-label tags; item class; motion direction). ``--rawframes``
+writes frame folders ``<out>/<split>/NNNNN/img_00001.jpg`` ... and
+``RawframeDataset`` annotations (``<folder> <num_frames> <label> ...``)
+instead. See :mod:`cf_mm.datasets.video_synthetic`.
 
 Example:
     python tools/prepare_fashion_mnist.py --out data/fashion_mnist
     python tools/make_synthetic_videos.py --out data/synthetic_videos
+    python tools/make_synthetic_videos.py --rawframes \
+        --out data/synthetic_rawframes
 """
 import argparse
 import time
@@ -30,13 +34,17 @@ def main() -> None:
     parser.add_argument('--p-spurious', type=float, default=0.2,
                         help='probability of adding one wrong tag')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--rawframes', action='store_true',
+                        help='write JPEG frame folders (RawframeDataset) '
+                        'instead of MPEG-4 files (VideoDataset)')
     args = parser.parse_args()
     start = time.time()
     files = make_synthetic_videos(
         args.fmnist, args.out,
         splits=(('train', args.num_train), ('val', args.num_val)),
         num_frames=args.num_frames, canvas=args.canvas, sprite=args.sprite,
-        p_missing=args.p_missing, p_spurious=args.p_spurious, seed=args.seed)
+        p_missing=args.p_missing, p_spurious=args.p_spurious, seed=args.seed,
+        rawframes=args.rawframes)
     print(f'{args.num_train + args.num_val} clips in '
           f'{time.time() - start:.1f} s; annotations: ' +
           ', '.join(f for split in files.values() for f in split.values()))

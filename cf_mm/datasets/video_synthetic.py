@@ -12,6 +12,10 @@ through OpenCV) with mmaction2 ``VideoDataset`` annotation files:
   optional missing and spurious tags, like hashtags;
 * ``<split>_class.txt`` and ``<split>_motion.txt``: one clean label a line,
   for linear evaluation.
+
+With ``rawframes=True`` the clips are frame folders instead
+(``<split>/NNNNN/img_00001.jpg`` ..., JPEG, mmaction2's ``RawframeDataset``
+layout) and the annotation lines read ``<folder> <num_frames> <label> ...``.
 """
 import os
 import os.path as osp
@@ -106,6 +110,25 @@ def write_video(path: str, frames: np.ndarray, fps: int = 25) -> None:
         raise RuntimeError(f'OpenCV wrote nothing to {path}')
 
 
+def write_rawframes(frame_dir: str, frames: np.ndarray,
+                    filename_tmpl: str = 'img_{:05}.jpg') -> None:
+    """Write grey frames as JPEG files ``img_00001.jpg`` ... (1-based,
+    mmaction2's ``RawframeDataset`` default ``start_index=1``).
+
+    Args:
+        frame_dir (str): Output folder (created).
+        frames (np.ndarray): ``(T, H, W)`` uint8.
+        filename_tmpl (str): File name template of frame ``t + 1``.
+    """
+    import cv2
+    os.makedirs(frame_dir, exist_ok=True)
+    for t, frame in enumerate(frames):
+        path = osp.join(frame_dir, filename_tmpl.format(t + 1))
+        if not cv2.imwrite(path, cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, 95]):
+            raise RuntimeError(f'OpenCV cannot write {path}')
+
+
 def weak_tags(item_class: int, direction: int, rng: np.random.Generator,
               p_missing: float, p_spurious: float) -> List[int]:
     """Weak multi-label tags of one clip, hashtag-like.
@@ -138,7 +161,8 @@ def make_split(out_dir: str, split: str, images: np.ndarray,
                labels: np.ndarray, num_videos: int, num_frames: int = 64,
                canvas: int = 32, sprite: int = 16, seed: int = 0,
                p_missing: float = 0.2, p_spurious: float = 0.2,
-               progress: bool = True) -> Dict[str, str]:
+               progress: bool = True,
+               rawframes: bool = False) -> Dict[str, str]:
     """Render ``num_videos`` clips of one split with annotation files.
 
     Clip ``i`` uses image ``i`` of ``images`` (so splits built from the
@@ -158,6 +182,8 @@ def make_split(out_dir: str, split: str, images: np.ndarray,
         p_missing (float): See :func:`weak_tags`.
         p_spurious (float): See :func:`weak_tags`.
         progress (bool): Print progress.
+        rawframes (bool): Write frame folders (``RawframeDataset``) instead
+            of video files (``VideoDataset``).
 
     Returns:
         dict: Annotation kind (``'tags'``, ``'class'``, ``'motion'``) ->
@@ -176,9 +202,14 @@ def make_split(out_dir: str, split: str, images: np.ndarray,
                           interpolation=cv2.INTER_AREA)
         direction = int(rng.integers(len(DIRECTIONS)))
         start = (int(rng.integers(canvas)), int(rng.integers(canvas)))
-        name = f'{split}/{i:05d}.mp4'
-        write_video(osp.join(out_dir, name),
-                    render_clip(item, direction, num_frames, canvas, start))
+        frames = render_clip(item, direction, num_frames, canvas, start)
+        if rawframes:
+            name = f'{split}/{i:05d}'
+            write_rawframes(osp.join(out_dir, name), frames)
+            name = f'{name} {num_frames}'
+        else:
+            name = f'{split}/{i:05d}.mp4'
+            write_video(osp.join(out_dir, name), frames)
         cls = int(labels[i])
         tags = weak_tags(cls, direction, rng, p_missing, p_spurious)
         lines['tags'].append(f'{name} ' + ' '.join(map(str, tags)))
