@@ -116,7 +116,7 @@ stages = [
     dict(name='probe_${net}', type='linear_probe_cached',
          foreach=dict(net=list(networks)),
          features='${features_${net}.features}', method='${networks.${net}}',
-         target='CIFAR-10'),
+         target='CIFAR-10', solver='sgd'),  # CompRess' protocol (SGD, 40 ep)
     dict(name='nn_${net}', type='knn', foreach=dict(net=list(networks)),
          features='${features_${net}.features}', method='${networks.${net}}',
          target='CIFAR-10'),
