@@ -230,7 +230,9 @@ class ClusterFitHook(Hook):
         num_workers (int): Extraction dataloader workers. Defaults to 2.
         feature_dtype (str): On-disk feature dtype. Defaults to 'float32'.
         keep_features (bool): Keep the extracted features in the work dir
-            after clustering. Defaults to False.
+            (``clusterfit/<task>/features``; with a K list, in the folder
+            of the first label set clustered) after clustering. Defaults to
+            False.
         task_name (str, optional): Label set of a multi-task
             PseudoLabelDataset (and task of a ``MultiTaskHead``). Defaults
             to None (single task).
