@@ -1,6 +1,7 @@
 """ClusterFitHook(num_clusters=[K1, K2]): one extraction, one label set per K,
 a multi-task N_cf, through the real Runner on real images."""
 import json
+import os
 import os.path as osp
 
 import numpy as np
@@ -143,7 +144,7 @@ def test_only_the_changed_k_is_clustered_again(
     kept = osp.join(str(tmp_path), 'clusterfit', TASKS[0], 'labels.npy')
     mtime = osp.getmtime(kept)
     removed = osp.join(str(tmp_path), 'clusterfit', TASKS[1], 'summary.json')
-    __import__('os').remove(removed)
+    os.remove(removed)
     train(multik_cfg(fmnist_root, rotnet_checkpoint, tmp_path))
     assert len(count_extractions) == 2
     assert count_extractions[1] == osp.join(str(tmp_path), 'clusterfit',
