@@ -13,7 +13,16 @@ CompRess evaluates its students. The CompRess protocol is one setting of
 
 (:data:`COMPRESS_PROTOCOL`): L2-normalise each feature, then standardise
 every dimension with the train set's mean and variance (``var + 1e-5``),
-SGD, lr x0.1 at epochs 15 and 30.
+SGD, lr x0.1 at epochs 15 and 30. ``schedule='cosine'`` replaces the
+milestones by mmengine's epoch-wise cosine annealing (what the Runner
+probe configs use), so a Runner probe on a deterministic pipeline can be
+replayed on its cached features.
+
+:func:`train_logistic_regression` is the reference the SGD probes are
+checked against: scikit-learn's L-BFGS logistic regression run to
+convergence on the same (normalised) features, i.e. the best linear
+classifier for a given L2 penalty, independent of lr, epochs and batch
+order.
 
 Pure numpy/torch; no mm* import.
 """
@@ -22,6 +31,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 NORMALIZATIONS = ('none', 'l2', 'standardize', 'l2+standardize')
+SCHEDULES = ('step', 'cosine')
 COMPRESS_PROTOCOL = dict(normalize='l2+standardize', lr=0.01, momentum=0.9,
                          weight_decay=1e-4, epochs=40, milestones=(15, 30),
                          gamma=0.1, batch_size=256)
@@ -95,26 +105,34 @@ def fit_linear_classifier(x_train: np.ndarray,
                           milestones: Sequence[int] = (15, 30),
                           gamma: float = 0.1,
                           batch_size: int = 256,
-                          seed: int = 0) -> Tuple[np.ndarray, np.ndarray,
-                                                  float]:
+                          seed: int = 0,
+                          schedule: str = 'step') -> Tuple[np.ndarray,
+                                                           np.ndarray, float]:
     """Softmax regression by mini-batch SGD (torch semantics).
 
     Starts from zero weights (the problem is convex; zeros make the result
     depend on nothing but the data, the schedule and the shuffling seed).
-    Each epoch visits the rows in a seeded random order; the lr is
-    multiplied by ``gamma`` after each milestone epoch.
+    Each epoch visits the rows in a seeded random order; with
+    ``schedule='step'`` the lr is multiplied by ``gamma`` after each
+    milestone epoch, with ``'cosine'`` it follows
+    ``lr * (1 + cos(pi * epoch / epochs)) / 2`` per epoch (torch's
+    ``CosineAnnealingLR`` with ``T_max=epochs``, ``eta_min=0``, as
+    mmengine's ``by_epoch=True`` cosine scheduler).
 
     Args:
         x_train (np.ndarray): ``(N, D)`` float32 (already normalised).
         y_train (np.ndarray): ``(N,)`` classes.
         num_classes (int): Number of outputs.
         epochs, lr, momentum, weight_decay, milestones, gamma, batch_size,
-        seed: See :func:`train_linear_probe`.
+        seed, schedule: See :func:`train_linear_probe`.
 
     Returns:
         tuple: ``(C, D)`` weights, ``(C,)`` bias, mean train loss of the
         last epoch.
     """
+    if schedule not in SCHEDULES:
+        raise ValueError(f'schedule must be one of {SCHEDULES}, got '
+                         f'{schedule!r}')
     import torch
     import torch.nn.functional as F
     x = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
@@ -125,8 +143,12 @@ def fit_linear_classifier(x_train: np.ndarray,
     torch.nn.init.zeros_(linear.bias)
     optimizer = torch.optim.SGD(linear.parameters(), lr=lr,
                                 momentum=momentum, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, milestones=list(milestones), gamma=gamma)
+    if schedule == 'cosine':
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=int(epochs))
+    else:
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, milestones=list(milestones), gamma=gamma)
     loss_sum = 0.0
     for _ in range(int(epochs)):
         order = torch.randperm(len(x), generator=generator)
@@ -168,7 +190,8 @@ def train_linear_probe(train_feats: np.ndarray,
                        batch_size: int = 256,
                        seed: int = 0,
                        num_classes: Optional[int] = None,
-                       topk: Sequence[int] = (1, 5)) -> Dict[str, float]:
+                       topk: Sequence[int] = (1, 5),
+                       schedule: str = 'step') -> Dict[str, float]:
     """Train a linear classifier on stored features; test it.
 
     Mini-batch SGD with momentum over shuffled train rows (seeded), cross
@@ -194,28 +217,104 @@ def train_linear_probe(train_feats: np.ndarray,
         num_classes (int, optional): Default ``max label + 1``.
         topk (Sequence[int]): Accuracies to report (k above the number of
             classes are skipped).
+        schedule (str): ``'step'`` (``milestones``/``gamma``) or
+            ``'cosine'`` (epoch-wise cosine annealing to 0).
 
     Returns:
         dict: ``top<k>`` test accuracies and ``train_top1`` (%, after the
         last epoch), ``loss`` (mean train loss of the last epoch).
     """
+    if int(epochs) < 1 or int(batch_size) < 1:
+        raise ValueError('epochs and batch_size must be positive')
+    x_train, y_train, x_test, y_test, num_classes = _prepared(
+        train_feats, train_labels, test_feats, test_labels, normalize,
+        num_classes)
+    weight, bias, loss = fit_linear_classifier(
+        x_train, y_train, num_classes, epochs, lr, momentum,
+        weight_decay, milestones, gamma, batch_size, seed, schedule)
+    out = _scores(x_train, y_train, x_test, y_test, weight, bias, topk)
+    out['loss'] = loss
+    return out
+
+
+def _prepared(train_feats, train_labels, test_feats, test_labels,
+              normalize: str, num_classes: Optional[int]):
+    """Checked, normalised train/test arrays and the number of classes."""
     train_feats, train_labels = _check(train_feats, train_labels, 'train')
     test_feats, test_labels = _check(test_feats, test_labels, 'test')
     if test_feats.shape[1] != train_feats.shape[1]:
         raise ValueError(f'train features have {train_feats.shape[1]} dims, '
                          f'test features {test_feats.shape[1]}')
-    if int(epochs) < 1 or int(batch_size) < 1:
-        raise ValueError('epochs and batch_size must be positive')
     num_classes = num_classes or int(max(train_labels.max(),
                                          test_labels.max())) + 1
     mean, inv_std = fit_normalization(train_feats, normalize)
     x_train = apply_normalization(train_feats, normalize, mean, inv_std)
     x_test = apply_normalization(test_feats, normalize, mean, inv_std)
-    weight, bias, loss = fit_linear_classifier(
-        x_train, train_labels, num_classes, epochs, lr, momentum,
-        weight_decay, milestones, gamma, batch_size, seed)
-    out = topk_accuracy(x_test @ weight.T + bias, test_labels, topk)
+    return x_train, train_labels, x_test, test_labels, num_classes
+
+
+def _scores(x_train, y_train, x_test, y_test, weight, bias,
+            topk) -> Dict[str, float]:
+    """Test top-k and train top-1 (%) of a linear classifier."""
+    out = topk_accuracy(x_test @ weight.T + bias, y_test, topk)
     train_pred = (x_train @ weight.T + bias).argmax(1)
-    out['train_top1'] = float((train_pred == train_labels).mean() * 100)
-    out['loss'] = loss
+    out['train_top1'] = float((train_pred == y_train).mean() * 100)
+    return out
+
+
+def train_logistic_regression(train_feats: np.ndarray,
+                              train_labels: np.ndarray,
+                              test_feats: np.ndarray,
+                              test_labels: np.ndarray,
+                              normalize: str = 'l2+standardize',
+                              weight_decay: float = 1e-4,
+                              max_iter: int = 2000,
+                              num_classes: Optional[int] = None,
+                              topk: Sequence[int] = (1, 5)
+                              ) -> Dict[str, float]:
+    """Multinomial logistic regression to convergence (scikit-learn,
+    L-BFGS): the optimum the SGD probes approach.
+
+    The objective is the SGD probes' ``mean_i CE_i + weight_decay *
+    ||W||^2 / 2`` (the bias is not penalised), i.e. scikit-learn's ``C =
+    1 / (N * weight_decay)`` for ``N`` train rows.
+
+    Args:
+        train_feats, train_labels, test_feats, test_labels, normalize,
+        num_classes, topk: See :func:`train_linear_probe`.
+        weight_decay (float): L2 penalty of the weights (as in SGD).
+        max_iter (int): L-BFGS iteration cap.
+
+    Returns:
+        dict: ``top<k>``, ``train_top1`` (%), ``iterations`` and
+        ``converged`` (1.0 when L-BFGS met its tolerance before
+        ``max_iter``).
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    x_train, y_train, x_test, y_test, num_classes = _prepared(
+        train_feats, train_labels, test_feats, test_labels, normalize,
+        num_classes)
+    if weight_decay <= 0:
+        raise ValueError(f'weight_decay must be positive, got {weight_decay}')
+    model = LogisticRegression(C=1.0 / (len(x_train) * weight_decay),
+                               max_iter=int(max_iter), tol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', ConvergenceWarning)
+        model.fit(x_train.astype(np.float64), y_train)
+    # Classes absent from the train rows get no column in sklearn's model.
+    weight = np.zeros((num_classes, x_train.shape[1]))
+    bias = np.full(num_classes, -np.inf)
+    weight[model.classes_] = model.coef_
+    bias[model.classes_] = model.intercept_
+    if len(model.classes_) == 2:  # sklearn keeps one row for two classes
+        weight[model.classes_] = np.stack([-model.coef_[0], model.coef_[0]])
+        bias[model.classes_] = np.array([-model.intercept_[0],
+                                         model.intercept_[0]])
+    out = _scores(x_train, y_train, x_test, y_test, weight, bias, topk)
+    iterations = int(np.max(model.n_iter_))
+    out['iterations'] = float(iterations)
+    out['converged'] = float(iterations < int(max_iter))
     return out

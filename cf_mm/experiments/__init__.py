@@ -9,9 +9,10 @@ kNN, report -- and how they feed each other (``${rotnet.checkpoint}``); see
     python tools/run_experiment.py configs/experiments/demo_fmnist.py
 
 Built-in stage types (:mod:`cf_mm.experiments.stages`): ``train``,
-``clusterfit``, ``linear_probe`` (Runner), ``extract``, ``cluster``,
-``linear_probe_cached``, ``knn``, ``cifar10_subset``, ``fashion_mnist``,
-``report``, ``command`` (any program, e.g. a ``tools/*.py`` script).
+``clusterfit``, ``linear_probe``, ``evaluate`` (Runner), ``extract``,
+``cluster``, ``linear_probe_cached``, ``knn``, ``cifar10_subset``,
+``fashion_mnist``, ``report``, ``command`` (any program, e.g. a
+``tools/*.py`` script).
 
 Writing a new stage type
 ------------------------

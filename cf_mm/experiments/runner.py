@@ -4,7 +4,9 @@ Every stage runs in its own work dir ``<experiment work_dir>/<stage name>``.
 When it returns, the runner writes ``stage.json`` there (atomically): the
 stage's *fingerprint*, its outputs, a run id, its time and the load average.
 The fingerprint hashes the stage type, its parameters after resolving
-references, and the run ids of the stages it refers to. On the next run a
+references, the defaults of the parameters it leaves out (so changing a
+stage function's default reruns the stages that used it), and the run ids
+of the stages it refers to. On the next run a
 stage whose ``stage.json`` has the same fingerprint is skipped and its saved
 outputs are used; any other stage (never finished, interrupted, changed, or
 downstream of a stage that ran again) gets a clean work dir and runs.
@@ -17,6 +19,7 @@ its log is shown and :class:`ExperimentError` names the stage and the log.
 import contextlib
 import datetime
 import hashlib
+import inspect
 import json
 import os
 import os.path as osp
@@ -95,10 +98,27 @@ def read_json(path: str) -> Optional[dict]:
         return None
 
 
+def stage_defaults(stage_type: str, params: dict) -> dict:
+    """Default values of the stage function's parameters that ``params``
+    leaves out (part of the fingerprint: a changed default reruns the
+    stages that relied on it)."""
+    fn = STAGES.get(stage_type)
+    if fn is None:
+        return {}
+    return {
+        name: p.default
+        for name, p in inspect.signature(fn).parameters.items()
+        if p.default is not inspect.Parameter.empty and name not in params
+    }
+
+
 def fingerprint(stage: StageSpec, params: dict,
                 records: Dict[str, dict]) -> str:
-    """Hash of what determines a stage's outputs."""
+    """Hash of what determines a stage's outputs: its type, its resolved
+    parameters, the defaults of the parameters it leaves out, and the run
+    ids of the stages it uses."""
     key = dict(type=stage.type, params=_jsonable(params),
+               defaults=_jsonable(stage_defaults(stage.type, params)),
                deps={d: records[d]['run_id'] for d in stage.deps})
     text = json.dumps(key, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]

@@ -80,11 +80,13 @@ def transfer_stages(nets):
         dict(name='probe_stagewise_${net}', type='linear_probe_cached',
              foreach=dict(net=nets),
              features='${stagewise_${net}.features}',
-             method='${networks.${net}}', target='eval-D stage-wise'),
+             method='${networks.${net}}', target='eval-D stage-wise',
+             solver='sgd'),
         dict(name='probe_pooled_${net}', type='linear_probe_cached',
              foreach=dict(net=nets),
              features='${pooled_${net}.features}',
-             method='${networks.${net}}', target='eval-D pooled res5'),
+             method='${networks.${net}}', target='eval-D pooled res5',
+             solver='sgd'),
     ]
 
 

@@ -90,28 +90,35 @@ def _nearest_class_mean(feats, labels):
     return np.array(out)
 
 
-@pytest.mark.slow  # ~75 s CPU (170 s wall at load 5-10): 25 tiny stages
-@pytest.mark.skipif(not (osp.isdir(osp.join(CIFAR, 'train'))
-                         and osp.isdir(FMNIST)),
-                    reason='CIFAR-10 / Fashion-MNIST not prepared in data/')
-def test_control_experiment_runs_tiny(tmp_path):
-    """The real experiment file with tiny sizes: every stage runs, the
+CIFAR_TAR = osp.join(osp.dirname(REPO), 'shared', 'datasets',
+                     'cifar10-jpg.tar.gz')
+
+
+# ~40 s on 2 cores at load 4.5 (29 tiny stages; half of it the cluster
+# picture's subprocess). Runs wherever CIFAR-10 is unpacked in data/ or its
+# tar is where the cifar10_subset stage looks for it.
+@pytest.mark.skipif(not ((osp.isdir(osp.join(CIFAR, 'train'))
+                          or osp.isfile(CIFAR_TAR)) and osp.isdir(FMNIST)),
+                    reason='CIFAR-10 (data/cifar10 or its tar) / Fashion-MNIST '
+                    'not available')
+def test_control_experiment_runs_tiny(tmp_path, monkeypatch):
+    """The real experiment file with tiny sizes: every stage type runs, the
     report has every row, and N_cf / baselines train on what they claim."""
+    monkeypatch.chdir(REPO)  # the file's data paths are relative to it
     overrides = {
         'train_per_class': 6, 'test_per_class': 3,
         'vehicle_train_per_class': 3, 'vehicle_test_per_class': 3,
         'fmnist_train': 20, 'fmnist_test': 20, 'epochs': 1,
-        'noise': [0, 50], 'baseline_noise': [50], 'cluster_ks': [6],
+        'noise': [50], 'baseline_noise': [50], 'cluster_ks': [6],
         'per_label_k': 12, 'layers': ['res5'], 'num_workers': 0,
-        'batch_size': 12, 'target_list': ['animals', 'vehicles'],
+        'batch_size': 12, 'target_list': ['animals'],
     }
     exp = load_experiment(CONTROL, overrides, work_dir=str(tmp_path / 'w'))
     lines = []
     outputs = ExperimentRunner(exp, console=lines.append).run()
     report = open(outputs['report']['markdown']).read()
-    for row in ('N_pre p=0', 'N_pre p=50', 'N_cf K=6 p=0', 'N_cf K=6 p=50',
-                'Prototype p=50', 'Per-label K=12 p=50', 'Distillation p=0',
-                'Distillation p=50'):
+    for row in ('N_pre p=50', 'N_cf K=6 p=50', 'Prototype p=50',
+                'Per-label K=12 p=50', 'Distillation p=50'):
         assert f'| {row} |' in report
     assert 'figure3_res5.png' in report
     assert osp.isfile(osp.join(tmp_path, 'w', 'report', 'figure3_res5.png'))

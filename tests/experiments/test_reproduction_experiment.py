@@ -74,3 +74,16 @@ def test_probe_check_pairs_each_demo_network_with_both_probes(tmp_path):
         assert runner['checkpoint'] == f'/demo/{ckpt}'
         assert cached['features'] == f'/demo/features_{net}'
         assert runner['method'] == cached['method']
+        # The replay is the Runner probe config's recipe on raw features of
+        # the same network, and the optima are L-BFGS on both feature sets.
+        raw = stages[f'raw_{net}']
+        assert raw['checkpoint'] == runner['checkpoint']
+        assert raw['l2_normalize'] is False
+        replay = stages[f'replay_{net}']
+        assert replay['features'] == f'${{raw_{net}.features}}'
+        assert (replay['lr'], replay['weight_decay'], replay['schedule'],
+                replay['batch_size'], replay['epochs']) == (0.1, 5e-4,
+                                                            'cosine', 128, 3)
+        assert replay['normalize'] == 'none'
+        assert stages[f'optimum_raw_{net}']['solver'] == 'lbfgs'
+        assert stages[f'optimum_l2_{net}']['features'] == cached['features']

@@ -156,6 +156,33 @@ def test_interrupted_experiment_continues_and_changes_rerun(tmp_path):
                            'load_start', 'load_end'}
 
 
+def test_changed_default_reruns_the_stages_that_rely_on_it(tmp_path):
+    path = _write(tmp_path, """
+stages = [
+    dict(name='given', type='test_default', value=1, scale=2),
+    dict(name='defaulted', type='test_default', value=1),
+]
+""")
+
+    def register(default):
+        @STAGES.register_module('test_default', force=True)
+        def default_stage(ctx, value, scale=default):
+            CALLS.append((ctx.name, value * scale))
+            return dict(result=value * scale)
+
+    register(10)
+    CALLS.clear()
+    _run(path, tmp_path)
+    assert CALLS == [('given', 2), ('defaulted', 10)]
+    CALLS.clear()
+    _run(path, tmp_path)
+    assert CALLS == []
+    register(100)  # the stage function's default changes
+    CALLS.clear()
+    _run(path, tmp_path)
+    assert CALLS == [('defaulted', 100)]  # 'given' set scale itself
+
+
 def test_command_stage_output_goes_to_the_log(tmp_path):
     path = _write(tmp_path, '''
 stages = [dict(name='cmd', type='command',

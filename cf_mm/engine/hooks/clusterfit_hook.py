@@ -15,10 +15,9 @@ import hashlib
 import json
 import os
 import os.path as osp
-import random
 import shutil
-from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -41,6 +40,7 @@ from cf_mm.features.extract import (build_extraction_model,
                                     extract_to_store, extraction_pipeline)
 from cf_mm.features.store import check_store_covers
 from cf_mm.utils.lock import DirLock, LockHeldError
+from cf_mm.utils.rng import preserved_rng_state  # also importable here
 from cf_mm.utils.saved_labels import check_saved_labels
 from .resume import (check_checkpoint_labels, resolve_resume_checkpoint,
                      resume_refusal)
@@ -99,22 +99,62 @@ def restart_train_dataloader(runner) -> None:
         loop.dataloader_iterator = _InfiniteDataloaderIterator(dataloader)
 
 
-@contextmanager
-def preserved_rng_state() -> Iterator[None]:
-    """Restore the global torch (CPU and CUDA), numpy and Python RNG states
-    on exit.
+@dataclass
+class LabelSet:
+    """One label set the hook makes.
 
-    Extraction draws from the global torch RNG (every DataLoader iteration
-    takes a base seed from it); without this, N_cf's initial weights and
-    data order would depend on whether the labels were clustered or reused.
+    Attributes:
+        task_name (str | None): Task of the PseudoLabelDataset (None: the
+            single label set).
+        num_clusters (int): Its K.
+        out_dir (str): ``work_dir/clusterfit/<task>``, set before use.
     """
-    np_state, py_state = np.random.get_state(), random.getstate()
-    devices = list(range(torch.cuda.device_count())) \
-        if torch.cuda.is_initialized() else []
-    with torch.random.fork_rng(devices=devices):
-        yield
-    np.random.set_state(np_state)
-    random.setstate(py_state)
+    task_name: Optional[str]
+    num_clusters: int
+    out_dir: str = ''
+
+    @property
+    def task(self) -> str:
+        """Name of this label set in file paths and scalar names."""
+        return self.task_name or 'default'
+
+
+def make_label_sets(num_clusters: Union[int, Sequence[int]],
+                    task_name: Optional[str] = None,
+                    task_names: Optional[Sequence[str]] = None
+                    ) -> List[LabelSet]:
+    """The label sets of ``ClusterFitHook(num_clusters, task_name,
+    task_names)``: one for an int K, one per K (task ``k<K>`` unless
+    ``task_names`` says otherwise) for a list.
+
+    Raises:
+        ValueError: A K below 2, an empty or repeated list, ``task_names``
+            that do not match the list, or ``task_name`` with a list.
+    """
+    if isinstance(num_clusters, (int, np.integer)):
+        if task_names is not None:
+            raise ValueError(
+                'ClusterFitHook: task_names needs num_clusters to be a list '
+                f'(one K per task), got num_clusters={num_clusters}; for one '
+                'label set use task_name')
+        ks, names = [int(num_clusters)], [task_name]
+    else:
+        ks = [int(k) for k in num_clusters]
+        if task_name is not None:
+            raise ValueError(
+                f'ClusterFitHook: num_clusters={ks} is a list, which makes '
+                'one task per K: name them with task_names, not task_name')
+        names = list(task_names) if task_names is not None else [
+            f'k{k}' for k in ks]
+        if not ks or len(names) != len(ks) or len(set(names)) != len(ks):
+            raise ValueError(
+                f'ClusterFitHook: num_clusters={ks} needs one distinct task '
+                f'name per K, got task_names={names}')
+    for k in ks:
+        if k < 2:
+            raise ValueError('ClusterFitHook: num_clusters must be >= 2, got '
+                             f'{k}')
+    return [LabelSet(name, k) for name, k in zip(names, ks)]
 
 
 @HOOKS.register_module()
@@ -129,7 +169,18 @@ class ClusterFitHook(Hook):
     pipeline and every k-means setting) go to
     ``work_dir/clusterfit/<task_name>``; a rerun or ``--resume`` with the
     same fingerprint reuses them instead of clustering again. Use one hook
-    per label set for multi-task ClusterFit.
+    per label set for multi-task ClusterFit of different N_pre.
+
+    A K sweep (paper Table 7, Figure 3) from one extraction: a list
+    ``num_clusters=[K1, K2, ...]`` extracts the features once, clusters them
+    once per K and gives one label set per K (task ``k<K>``, or
+    ``task_names``) to a multi-task ``PseudoLabelDataset``, trained with
+    mmpretrain's ``MultiTaskHead`` (one head per task, ``num_classes`` =
+    its K). Each label set has its own ``work_dir/clusterfit/<task>`` with
+    labels, summary and fingerprint, reused per K on a rerun. Those
+    ``labels.npy`` also serve separate N_cf runs (one per K) through
+    ``PseudoLabelDataset(label_files=...)``, as ``tools/cluster.py -k
+    K1,K2`` does offline.
 
     The k-means defaults follow the paper (appendix D, "we l2 normalize the
     features and use k-means"): features are L2-normalised and clustered
@@ -152,8 +203,11 @@ class ClusterFitHook(Hook):
             top-level ``data_preprocessor`` build N_pre as mmpretrain's
             ``get_model`` does).
         pretrained_checkpoint (str): Checkpoint of N_pre.
-        num_clusters (int): K. Must equal the head's ``num_classes`` (and
-            ``data_preprocessor.num_classes`` when set). Defaults to 16000
+        num_clusters (int | Sequence[int]): K. Must equal the head's
+            ``num_classes`` (and ``data_preprocessor.num_classes`` when
+            set). A list makes one label set per K from one extraction;
+            then ``model.head`` is a ``MultiTaskHead`` whose head of each
+            task has that task's K as ``num_classes``. Defaults to 16000
             (paper, section 4.2).
         layer (str): Layer to cluster: ``'res5'`` (paper) or ``'res4'``
             (appendix D), ``'conv1'`` ... or a backbone module name.
@@ -176,7 +230,9 @@ class ClusterFitHook(Hook):
         num_workers (int): Extraction dataloader workers. Defaults to 2.
         feature_dtype (str): On-disk feature dtype. Defaults to 'float32'.
         keep_features (bool): Keep the extracted features in the work dir
-            after clustering. Defaults to False.
+            (``clusterfit/<task>/features``; with a K list, in the folder
+            of the first label set clustered) after clustering. Defaults to
+            False.
         task_name (str, optional): Label set of a multi-task
             PseudoLabelDataset (and task of a ``MultiTaskHead``). Defaults
             to None (single task).
@@ -189,6 +245,9 @@ class ClusterFitHook(Hook):
             sqrt(n_l)``), see :mod:`cf_mm.clustering.baselines`. A dataset
             without labels is an error. The method and the labels' hash
             are part of the fingerprint.
+        task_names (Sequence[str], optional): Task names of the label sets
+            of a list ``num_clusters``, one per K. Defaults to None:
+            ``k<K>``.
     """
 
     priority = 'VERY_HIGH'
@@ -196,7 +255,7 @@ class ClusterFitHook(Hook):
     def __init__(self,
                  pretrained_config: str,
                  pretrained_checkpoint: str,
-                 num_clusters: int = 16000,
+                 num_clusters: Union[int, Sequence[int]] = 16000,
                  layer: str = 'res5',
                  num_iters: int = 20,
                  seed: int = 0,
@@ -210,7 +269,8 @@ class ClusterFitHook(Hook):
                  feature_dtype: str = 'float32',
                  keep_features: bool = False,
                  task_name: Optional[str] = None,
-                 method: str = 'kmeans'):
+                 method: str = 'kmeans',
+                 task_names: Optional[Sequence[str]] = None):
         if method not in METHODS:
             raise ValueError(f'ClusterFitHook: unknown method {method!r}; '
                              f'use one of {METHODS}')
@@ -220,15 +280,16 @@ class ClusterFitHook(Hook):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'ClusterFitHook: {name} not found: '
                                         f'{path}')
-        if num_clusters < 2:
-            raise ValueError(f'ClusterFitHook: num_clusters must be >= 2, got '
-                             f'{num_clusters}')
+        self.label_sets = make_label_sets(num_clusters, task_name,
+                                          task_names)
         if int(num_full_iters) < 0:
             raise ValueError('ClusterFitHook: num_full_iters must be >= 0, '
                              f'got {num_full_iters}')
         self.pretrained_config = pretrained_config
         self.pretrained_checkpoint = pretrained_checkpoint
-        self.num_clusters = int(num_clusters)
+        self.multi_k = not isinstance(num_clusters, (int, np.integer))
+        ks = [ls.num_clusters for ls in self.label_sets]
+        self.num_clusters = ks if self.multi_k else ks[0]
         self.layer = layer
         self.num_iters = int(num_iters)
         self.seed = int(seed)
@@ -248,11 +309,12 @@ class ClusterFitHook(Hook):
         self.keep_features = keep_features
         self.task_name = task_name
         self.labels_ready = False
+        self._locks: List[DirLock] = []
 
     @property
     def task(self) -> str:
-        """Name of this label set in file paths and scalar names."""
-        return self.task_name or 'default'
+        """Name of the (first) label set in file paths and scalar names."""
+        return self.label_sets[0].task
 
     # ------------------------------------------------------------ entry points
     def before_run(self, runner) -> None:
@@ -271,58 +333,90 @@ class ClusterFitHook(Hook):
             return
         dataset = find_pseudo_label_dataset(runner.train_dataloader.dataset)
         self._check_config(runner, dataset)
-        out_dir = osp.join(runner.work_dir, 'clusterfit', self.task)
-        os.makedirs(out_dir, exist_ok=True)
+        for label_set in self.label_sets:
+            label_set.out_dir = osp.join(runner.work_dir, 'clusterfit',
+                                         label_set.task)
+            os.makedirs(label_set.out_dir, exist_ok=True)
         with preserved_rng_state():
-            labels = self._load_or_cluster(runner, dataset, out_dir)
-        self._publish_labels(runner, dataset, labels, out_dir)
-        self._log_statistics(runner, dataset, labels, out_dir)
+            labels = self._load_or_cluster(runner, dataset)
+        self._publish_labels(runner, dataset, labels)
+        for label_set, task_labels in zip(self.label_sets, labels):
+            self._log_statistics(runner, dataset, label_set, task_labels)
         self.labels_ready = True
 
     # ------------------------------------------------------------------ steps
     def _check_config(self, runner, dataset: PseudoLabelDataset) -> None:
         """Stop before any extraction if K cannot work with the model or the
         dataset."""
-        if self.task_name is not None:
-            dataset._task_index(self.task_name)  # raises on an unknown task
+        self._check_dataset_tasks(dataset)
         check_checkpoint_file(self.pretrained_checkpoint,
                               'ClusterFitHook: pretrained_checkpoint')
         self._resume_from = resolve_resume_checkpoint(runner)
-        if self.num_clusters > len(dataset):
-            raise ValueError(
-                f'ClusterFitHook: num_clusters={self.num_clusters} is larger '
-                f'than the train dataset ({len(dataset)} samples); k-means '
-                'needs at least one sample per cluster')
-        for name, value in self._model_class_counts(runner).items():
-            if value is not None and int(value) != self.num_clusters:
+        for label_set in self.label_sets:
+            if label_set.num_clusters > len(dataset):
                 raise ValueError(
-                    f'ClusterFitHook: num_clusters={self.num_clusters} but '
-                    f'{name}={value} in the training config; they must be '
-                    f'equal (set {name} to {self.num_clusters}, or '
-                    f'num_clusters to {value})')
+                    'ClusterFitHook: num_clusters='
+                    f'{label_set.num_clusters} is larger than the train '
+                    f'dataset ({len(dataset)} samples); k-means needs at '
+                    'least one sample per cluster')
+        for name, value, k in self._model_class_counts(runner):
+            if value is not None and int(value) != k:
+                raise ValueError(
+                    f'ClusterFitHook: num_clusters={k} but {name}={value} '
+                    'in the training config; they must be equal (set '
+                    f'{name} to {k}, or num_clusters to {value})')
 
-    def _model_class_counts(self, runner) -> dict:
-        """``{config key: num_classes}`` of the parts of N_cf that must
-        equal K: the head (this task's head of a ``MultiTaskHead``) and,
+    def _check_dataset_tasks(self, dataset: PseudoLabelDataset) -> None:
+        """Every named label set must be a task of the dataset."""
+        if self.multi_k and not set(self.task_names).issubset(
+                dataset.task_names):
+            raise ValueError(
+                f'ClusterFitHook: num_clusters={self.num_clusters} makes the '
+                f'tasks {self.task_names}, but the PseudoLabelDataset has '
+                f'task_names={dataset.task_names}; set '
+                f'train_dataloader.dataset.task_names={self.task_names} (and '
+                "end its pipeline with PackMultiTaskInputs)")
+        for label_set in self.label_sets:
+            if label_set.task_name is not None:
+                dataset._task_index(label_set.task_name)  # raises if unknown
+
+    @property
+    def task_names(self) -> List[Optional[str]]:
+        """Task names of the label sets, in order."""
+        return [label_set.task_name for label_set in self.label_sets]
+
+    def _model_class_counts(self,
+                            runner) -> List[Tuple[str, Optional[int], int]]:
+        """``(config key, num_classes, K)`` of the parts of N_cf that must
+        equal K: the head (each task's head of a ``MultiTaskHead``) and,
         for a single task, the data preprocessor."""
         model = get_ori_model(runner.model)
         head = getattr(model, 'head', None)
-        counts = {}
         task_heads = getattr(head, 'task_heads', None)
-        if task_heads is not None:
-            if self.task_name not in task_heads:
+        if task_heads is None:
+            if self.multi_k:
                 raise ValueError(
-                    f'ClusterFitHook: task_name={self.task_name!r} is not '
+                    f'ClusterFitHook: num_clusters={self.num_clusters} makes '
+                    f'one task per K ({self.task_names}), so model.head must '
+                    "be a MultiTaskHead with those tasks, got "
+                    f'{type(head).__name__}')
+            k = self.label_sets[0].num_clusters
+            preprocessor = getattr(model, 'data_preprocessor', None)
+            return [('model.head.num_classes',
+                     getattr(head, 'num_classes', None), k),
+                    ('data_preprocessor.num_classes',
+                     getattr(preprocessor, 'num_classes', None), k)]
+        counts = []
+        for label_set in self.label_sets:
+            task = label_set.task_name
+            if task not in task_heads:
+                raise ValueError(
+                    f'ClusterFitHook: task_name={task!r} is not '
                     f'a task of model.head ({type(head).__name__} with '
                     f'tasks {list(task_heads)})')
-            counts[f'model.head.task_heads.{self.task_name}.num_classes'] = \
-                getattr(task_heads[self.task_name], 'num_classes', None)
-        else:
-            counts['model.head.num_classes'] = getattr(head, 'num_classes',
-                                                       None)
-            counts['data_preprocessor.num_classes'] = getattr(
-                getattr(model, 'data_preprocessor', None), 'num_classes',
-                None)
+            counts.append((f'model.head.task_heads.{task}.num_classes',
+                           getattr(task_heads[task], 'num_classes', None),
+                           label_set.num_clusters))
         return counts
 
     def _kmeans_settings(self) -> dict:
@@ -351,94 +445,128 @@ class ClusterFitHook(Hook):
                 "method='kmeans' or a labelled dataset")
         return np.asarray(labels)
 
-    def _fingerprint(self, dataset: PseudoLabelDataset) -> dict:
-        return dict(
+    def _fingerprints(self, dataset: PseudoLabelDataset) -> List[dict]:
+        """The fingerprint of each label set (checkpoint and dataset hashed
+        once); with one K, exactly the single-K fingerprint."""
+        shared = dict(
             checkpoint=osp.abspath(self.pretrained_checkpoint),
             checkpoint_sha256=file_sha256(self.pretrained_checkpoint),
             dataset_sha256=dataset_fingerprint(dataset.dataset),
             num_samples=len(dataset),
-            layer=self.layer,
-            num_clusters=self.num_clusters,
+            layer=self.layer)
+        rest = dict(
             extract_pipeline=self.extract_pipeline,
             **self._kmeans_settings(),
             **({} if self.method == 'kmeans' else dict(
                 class_labels_sha256=hashlib.sha256(np.ascontiguousarray(
                     self._class_labels(dataset)).tobytes()).hexdigest())))
+        return [dict(shared, num_clusters=label_set.num_clusters, **rest)
+                for label_set in self.label_sets]
 
-    def _load_or_cluster(self, runner, dataset: PseudoLabelDataset,
-                         out_dir: str) -> np.ndarray:
-        """The labels on every rank: reused when the fingerprint matches,
-        else extracted on every rank and clustered on rank 0.
+    def _load_or_cluster(self, runner,
+                         dataset: PseudoLabelDataset) -> List[np.ndarray]:
+        """The labels of every label set on every rank: reused when the
+        fingerprint matches, else extracted (once for all K) on every rank
+        and clustered on rank 0.
 
-        The output directory is locked for the rest of the run (a second
+        The output directories are locked for the rest of the run (a second
         run there stops, naming this one). A resumed run never replaces the
         labels its checkpoint was trained on: changed settings stop it.
         """
-        self._lock_out_dir(out_dir)
         try:
-            return self._load_or_cluster_locked(runner, dataset, out_dir)
+            for label_set in self.label_sets:
+                self._lock_out_dir(label_set.out_dir)
+            return self._load_or_cluster_locked(runner, dataset)
         except BaseException:
             self._release_lock()
             raise
 
-    def _load_or_cluster_locked(self, runner, dataset: PseudoLabelDataset,
-                                out_dir: str) -> np.ndarray:
-        # Only rank 0 decides on reuse and writes files: hash only there.
-        fingerprint, labels, decision = None, None, ['cluster']
+    def _reuse_decision(self, runner, label_set: LabelSet,
+                        fingerprint: dict) -> Tuple[Optional[np.ndarray],
+                                                    str]:
+        """Rank 0: ``(saved labels, 'reuse')``, ``(None, 'cluster')`` or
+        ``(None, <why a resume must stop>)`` for one label set."""
+        out_dir = label_set.out_dir
         resume_from = getattr(self, '_resume_from', None)
+        saved = check_saved_labels(out_dir, fingerprint)
+        if saved.labels is not None:
+            return saved.labels, 'reuse'
+        if resume_from is not None and saved.changes:
+            return None, resume_refusal(resume_from, out_dir, saved.changes)
+        if saved.fingerprint is not None:
+            runner.logger.warning(
+                f'ClusterFit: not reusing the labels in {out_dir} '
+                f'({saved.problem}); clustering again')
+        return None, 'cluster'
+
+    def _load_or_cluster_locked(
+            self, runner, dataset: PseudoLabelDataset) -> List[np.ndarray]:
+        # Only rank 0 decides on reuse and writes files: hash only there.
+        count = len(self.label_sets)
+        fingerprints, labels = [None] * count, [None] * count
+        decisions = ['cluster'] * count
         if is_main_process():
-            fingerprint = self._fingerprint(dataset)
-            saved = check_saved_labels(out_dir, fingerprint)
-            labels = saved.labels
-            if labels is not None:
-                decision = ['reuse']
-            elif resume_from is not None and saved.changes:
-                decision = [resume_refusal(resume_from, out_dir,
-                                           saved.changes)]
-            elif saved.fingerprint is not None:
-                runner.logger.warning(
-                    f'ClusterFit: not reusing the labels in {out_dir} '
-                    f'({saved.problem}); clustering again')
-        broadcast_object_list(decision, src=0)
-        if decision[0] not in ('reuse', 'cluster'):
-            raise RuntimeError(decision[0])
-        if decision[0] == 'reuse':
-            runner.logger.info(
-                f'ClusterFit: reusing labels in {out_dir} (same fingerprint)')
-        else:
-            feat_dir = osp.join(out_dir, 'features')
-            store = self._extract(runner, dataset, feat_dir)
-            failure, message = None, [None]
-            if is_main_process():
-                try:
-                    check_store_covers(store, len(dataset),
-                                       'the train dataset')
-                    labels = self._cluster(runner, store, out_dir,
-                                           fingerprint)
-                    if not self.keep_features:
-                        shutil.rmtree(feat_dir, ignore_errors=True)
-                    if resume_from is not None:
-                        check_checkpoint_labels(resume_from, labels,
-                                                self.task, out_dir)
-                except Exception as err:  # every rank stops, not only 0
-                    failure = err
-                    message = [f'{type(err).__name__}: {err}']
-            # Instead of a barrier: the other ranks wait here for rank 0.
-            broadcast_object_list(message, src=0)
-            if failure is not None:
-                raise failure
-            if message[0] is not None:
-                raise RuntimeError(f'ClusterFitHook failed on rank 0: '
-                                   f'{message[0]}')
-        return self._broadcast_labels(labels, len(dataset))
+            fingerprints = self._fingerprints(dataset)
+            for i, label_set in enumerate(self.label_sets):
+                labels[i], decisions[i] = self._reuse_decision(
+                    runner, label_set, fingerprints[i])
+        broadcast_object_list(decisions, src=0)
+        for decision in decisions:
+            if decision not in ('reuse', 'cluster'):
+                raise RuntimeError(decision)
+        todo = [i for i, d in enumerate(decisions) if d == 'cluster']
+        for i, label_set in enumerate(self.label_sets):
+            if i not in todo:
+                runner.logger.info(f'ClusterFit: reusing labels in '
+                                   f'{label_set.out_dir} (same fingerprint)')
+        if todo:
+            self._extract_and_cluster(runner, dataset, todo, fingerprints,
+                                      labels)
+        return [self._broadcast_labels(task_labels, len(dataset))
+                for task_labels in labels]
+
+    def _extract_and_cluster(self, runner, dataset: PseudoLabelDataset,
+                             todo: List[int], fingerprints: List[dict],
+                             labels: List[Optional[np.ndarray]]) -> None:
+        """One extraction (every rank; into the first clustered label set's
+        ``features``), then the label sets ``todo`` clustered on rank 0
+        into ``labels``; a failure on rank 0 stops every rank."""
+        feat_dir = osp.join(self.label_sets[todo[0]].out_dir, 'features')
+        store = self._extract(runner, dataset, feat_dir)
+        resume_from = getattr(self, '_resume_from', None)
+        failure, message = None, [None]
+        if is_main_process():
+            try:
+                check_store_covers(store, len(dataset), 'the train dataset')
+                for i in todo:
+                    labels[i] = self._cluster(runner, store,
+                                              self.label_sets[i],
+                                              fingerprints[i])
+                if not self.keep_features:
+                    shutil.rmtree(feat_dir, ignore_errors=True)
+                for i in todo if resume_from is not None else []:
+                    check_checkpoint_labels(resume_from, labels[i],
+                                            self.label_sets[i].task,
+                                            self.label_sets[i].out_dir)
+            except Exception as err:  # every rank stops, not only 0
+                failure = err
+                message = [f'{type(err).__name__}: {err}']
+        # Instead of a barrier: the other ranks wait here for rank 0.
+        broadcast_object_list(message, src=0)
+        if failure is not None:
+            raise failure
+        if message[0] is not None:
+            raise RuntimeError(f'ClusterFitHook failed on rank 0: '
+                               f'{message[0]}')
 
     def _lock_out_dir(self, out_dir: str) -> None:
         """Lock ``out_dir`` on rank 0; every rank raises if that fails."""
         error = [None]
         if is_main_process():
-            self._lock = DirLock(out_dir, 'ClusterFit labels')
+            lock = DirLock(out_dir, 'ClusterFit labels')
             try:
-                self._lock.acquire()
+                lock.acquire()
+                self._locks.append(lock)
             except LockHeldError as err:
                 error = [str(err)]
         broadcast_object_list(error, src=0)
@@ -446,9 +574,8 @@ class ClusterFitHook(Hook):
             raise LockHeldError(f'ClusterFitHook: {error[0]}')
 
     def _release_lock(self) -> None:
-        lock = getattr(self, '_lock', None)
-        if lock is not None:
-            lock.release()
+        while self._locks:
+            self._locks.pop().release()
 
     def after_run(self, runner) -> None:
         self._release_lock()
@@ -475,25 +602,25 @@ class ClusterFitHook(Hook):
             dtype=self.feature_dtype)
         return stores[self.layer]
 
-    def _cluster(self, runner, store, out_dir: str,
+    def _cluster(self, runner, store, label_set: LabelSet,
                  fingerprint: dict) -> np.ndarray:
-        """k-means (or a baseline) on rank 0; saves labels, centroids and
-        summary."""
+        """k-means (or a baseline) of one label set on rank 0; saves its
+        labels, centroids and summary."""
         settings = self._kmeans_settings()
         method = settings.pop('method', 'kmeans')
+        num = label_set.num_clusters
         runner.logger.info(
-            f'ClusterFit: {method} K={self.num_clusters} on '
+            f'ClusterFit: {method} K={num} on '
             f'{store.num_samples} x {store.dim} features (' +
             ', '.join(f'{k}={v}' for k, v in settings.items()) + ')')
         if method == 'kmeans':
-            result = kmeans(store, self.num_clusters, verbose=True,
-                            logger=runner.logger, **settings)
+            result = kmeans(store, num, verbose=True, logger=runner.logger,
+                            **settings)
         else:
             labels = self._class_labels(find_pseudo_label_dataset(
                 runner.train_dataloader.dataset))
-            result = cluster(store.load(), method, self.num_clusters, labels,
-                             **settings)
-        save_cluster_result(out_dir, result,
+            result = cluster(store.load(), method, num, labels, **settings)
+        save_cluster_result(label_set.out_dir, result,
                             meta=dict(fingerprint=fingerprint))
         return result.labels
 
@@ -509,12 +636,14 @@ class ClusterFitHook(Hook):
         return label_tensor.numpy()
 
     def _publish_labels(self, runner, dataset: PseudoLabelDataset,
-                        labels: np.ndarray, out_dir: str) -> None:
+                        labels: List[np.ndarray]) -> None:
         """Hand the labels to the dataset and to everything that read the
         dataset's metainfo or started workers before they existed."""
-        dataset.set_labels(labels, self.task_name,
-                           source=osp.join(out_dir, 'labels.npy'),
-                           num_clusters=self.num_clusters)
+        for label_set, task_labels in zip(self.label_sets, labels):
+            dataset.set_labels(task_labels, label_set.task_name,
+                               source=osp.join(label_set.out_dir,
+                                               'labels.npy'),
+                               num_clusters=label_set.num_clusters)
         train_dataset = runner.train_dataloader.dataset
         if hasattr(train_dataset, 'metainfo'):
             # The train loop gave the visualizer the label-less metainfo.
@@ -522,20 +651,20 @@ class ClusterFitHook(Hook):
         restart_train_dataloader(runner)
 
     def _log_statistics(self, runner, dataset: PseudoLabelDataset,
-                        labels: np.ndarray, out_dir: str) -> None:
+                        label_set: LabelSet, labels: np.ndarray) -> None:
         """Cluster sizes, the k-means objective per iteration and NMI/ARI
         against the wrapped dataset's own labels: log lines, visualizer
         scalars ``clusterfit/<task>/...`` and message-hub info."""
         if not is_main_process():
             return
-        with open(osp.join(out_dir, 'summary.json')) as f:
+        with open(osp.join(label_set.out_dir, 'summary.json')) as f:
             summary = json.load(f)
         stats = dict(summary.get('stats', {}))
         stats.update(agreement_with_labels(
             labels, dataset.get_original_gt_labels()))
-        prefix = f'clusterfit/{self.task}'
+        prefix = f'clusterfit/{label_set.task}'
         print_log(
-            f'ClusterFit ({self.task}): ' +
+            f'ClusterFit ({label_set.task}): ' +
             ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
                       for k, v in stats.items()),
             logger='current')

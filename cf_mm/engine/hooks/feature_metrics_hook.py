@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 
 from cf_mm.evaluation.feature_metrics import sl_mlp_metrics
 from cf_mm.features.extract import LayerFeatureExtractor
-from .clusterfit_hook import preserved_rng_state
+from cf_mm.utils.rng import preserved_rng_state
 
 #: Metrics the hook logs, in this order (``phi_eval``/``Pi`` need eval-D).
 LOGGED_METRICS = ('phi', 'phi_eval', 'Pi', 'R')

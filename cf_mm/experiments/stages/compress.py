@@ -19,7 +19,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from ..registry import STAGES
-from .evaluation import _layers, _save, _split_data
+from .evaluation import _layers, _save, evaluate_layers
 from .features import feature_file, label_file
 
 
@@ -54,19 +54,16 @@ def cluster_alignment_stage(ctx,
         dict: ``records``, ``top1`` (layer -> CA accuracy).
     """
     from cf_mm.evaluation.cluster_alignment import cluster_alignment
-    records, top1 = [], {}
-    for layer in _layers(features, layers, train_split):
-        x_train, y_train = _split_data(features, train_split, layer)
-        x_test, y_test = _split_data(features, test_split, layer)
+
+    def alignment(x_train, y_train, x_test, y_test):
         result = cluster_alignment(x_train, y_train, x_test, y_test,
                                    num_clusters=num_clusters, niter=niter,
                                    seed=seed)
-        print(f'{method} | {target} | {layer}: CA {result["accuracy"]:.2f}',
-              flush=True)
-        top1[layer] = float(result['accuracy'])
-        records.append(dict(method=method, target=target, layer=layer,
-                            metric='ca_top1', value=top1[layer],
-                            **(tags or {})))
+        return dict(ca_top1=float(result['accuracy']))
+
+    records, results = evaluate_layers(features, layers, alignment, method,
+                                       target, train_split, test_split, tags)
+    top1 = {layer: metrics['ca_top1'] for layer, metrics in results.items()}
     out = _save(ctx, records, features=features, niter=niter, seed=seed)
     out['top1'] = top1
     return out

@@ -66,7 +66,8 @@ def extract_stage(ctx,
                   dtype: str = 'float16',
                   batch_size: int = 256,
                   num_workers: int = 2,
-                  seed: int = 0) -> dict:
+                  seed: int = 0,
+                  l2_normalize: bool = True) -> dict:
     """Extract pooled layer features of every image of some splits.
 
     Args:
@@ -90,6 +91,9 @@ def extract_stage(ctx,
         batch_size (int): Images per forward pass.
         num_workers (int): Dataloader workers.
         seed (int): Seed of a random initialisation.
+        l2_normalize (bool): L2-normalise each pooled feature (default;
+            False stores the raw pooled features, what a Runner probe's
+            linear head sees).
 
     Returns:
         dict: ``features`` (folder), ``layers``, ``splits``, ``dims``
@@ -115,7 +119,7 @@ def extract_stage(ctx,
     for split in splits:
         feats, labels = extract_split(model, data_cfg, split, layers,
                                       batch_size, num_workers, pooling,
-                                      target_dims)
+                                      target_dims, l2_normalize)
         for layer, array in feats.items():
             np.save(ctx.path(f'{split}_{layer}.npy'), array.astype(dtype))
             outputs['dims'][layer] = int(array.shape[1])

@@ -7,6 +7,8 @@
   ``config``, ``clusters`` (the hook's ``labels.npy`` / ``summary.json``).
 * ``linear_probe``: a linear-probe config on a frozen backbone loaded from
   ``checkpoint``, trained and evaluated by the Runner -> ``records``.
+* ``evaluate``: a trained network's own validation loop (e.g. held-out
+  Jigsaw puzzles), global RNGs seeded first -> ``records``, ``metrics``.
 """
 import os.path as osp
 from typing import Optional
@@ -139,3 +141,59 @@ def linear_probe_stage(ctx,
     save_records(records, out, checkpoint=checkpoint, config=config)
     top1 = [r['value'] for r in records if r['metric'] == 'top1']
     return dict(records=out, top1=max(top1) if top1 else None)
+
+
+@STAGES.register_module('evaluate')
+def evaluate_stage(ctx,
+                   config: str,
+                   checkpoint: str,
+                   method: str,
+                   target: str,
+                   options: Optional[dict] = None,
+                   seed: int = 0,
+                   layer: str = 'head',
+                   tags: Optional[dict] = None) -> dict:
+    """``Runner.val()`` of ``checkpoint`` with the val loop of ``config``.
+
+    The numpy and torch global RNGs are seeded with ``seed`` after the
+    Runner is built, so a random evaluation pipeline (fresh Jigsaw puzzles
+    of held-out images) draws the same samples for every checkpoint; set
+    ``val_dataloader.num_workers=0`` in ``options`` so that the samples are
+    drawn in this process.
+
+    Args:
+        ctx (StageContext): The stage's context.
+        config (str): Config with ``val_dataloader`` / ``val_evaluator``.
+        checkpoint (str): Network to evaluate (loaded as ``load_from``).
+        method (str): Row name of the records.
+        target (str): Column name of the records.
+        options (dict, optional): Dotted-key overrides.
+        seed (int): Seed of the numpy and torch global RNGs. Defaults to 0.
+        layer (str): Layer name of the records. Defaults to 'head'.
+        tags (dict, optional): Extra keys of every record.
+
+    Returns:
+        dict: ``records`` (results file; ``accuracy/top1`` -> ``top1``),
+        ``metrics`` (the val loop's metrics).
+    """
+    import numpy as np
+    import torch
+    from mmengine.runner import Runner
+
+    from cf_mm.evaluation.report import metrics_to_records, save_records
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'evaluate: checkpoint not found: '
+                                f'{checkpoint}')
+    cfg = _prepare(ctx, config, options)
+    cfg.load_from = checkpoint
+    cfg.dump(ctx.path('config.py'))
+    runner = Runner.from_cfg(cfg)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    metrics = {k: float(v) for k, v in runner.val().items()}
+    records = [dict(r, **(tags or {})) for r in metrics_to_records(
+        metrics, method, target, default_layer=layer)]
+    out = ctx.path('records.json')
+    save_records(records, out, checkpoint=checkpoint, config=config,
+                 seed=seed, metrics=metrics)
+    return dict(records=out, metrics=metrics)

@@ -359,13 +359,18 @@ class DistillationClassifier(ImageClassifier):
         Returns:
             dict: Losses (and the head's training accuracy, if it logs one).
         """
-        student_logits = self.head(self.extract_feat(inputs))
+        feats = self.extract_feat(inputs)
+        student_logits = self.head(feats)
         teacher_logits = self.teacher_logits(inputs)
         if teacher_logits.shape != student_logits.shape:
             raise ValueError(
                 f'teacher logits {tuple(teacher_logits.shape)} and student '
                 f'logits {tuple(student_logits.shape)} differ in shape')
-        head_losses = self.head._get_loss(student_logits, data_samples)
+        # The head's public loss() runs the head again on the same features
+        # (a linear layer or two, negligible next to the backbone) rather
+        # than reaching into its private _get_loss(). With a dropout head
+        # (StackedLinearClsHead) the two terms see independent masks.
+        head_losses = self.head.loss(feats, data_samples)
         alpha = self.distill_loss.alpha
         losses = dict(
             loss_distill=self.distill_loss.soft_loss(student_logits,
