@@ -67,9 +67,10 @@ class ReportVideoErrors(BaseTransform):
     failure becomes a :class:`VideoReadError` naming the file and the
     transform; a video with no frames, or fewer decoded frames than
     sampled indices, is an error too. For frame folders
-    (``RawframeDataset`` + ``RawFrameDecode``) a missing frame file is
-    named by the reader's own error and a corrupt one (decoded to None) by
-    this transform. No sample is skipped or replaced.
+    (``RawframeDataset`` + ``RawFrameDecode``) the error names the missing
+    or corrupt frame files among the sampled ones (mmcv decodes a corrupt
+    JPEG to None and then fails in ``cvtColor`` without a name). No sample
+    is skipped or replaced.
 
     Args:
         transforms (Sequence[dict]): e.g. ``[DecordInit, SampleFrames,

@@ -6,10 +6,12 @@ import os.path as osp
 
 import numpy as np
 
-from tests.video.conftest import DEMO, NUM_TRAIN, require_mmaction, video_options
+from tests.video.conftest import (DEMO, NUM_TRAIN, require_mmaction,
+                                  video_options)
 
 PERLABEL_CFG = osp.join(
-    DEMO, 'clusterfit-perlabel-k16_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py')
+    DEMO,
+    'clusterfit-perlabel-k16_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py')
 NUM_TAGS = 6  # 4 motion directions + 2 (item class parity) on half the clips
 
 

@@ -147,7 +147,7 @@ def test_missing_or_corrupt_frame_names_the_file(raw_root, tmp_path):
     view[2]  # untouched videos load
     for idx, video, frame in ((3, '00003', later), (7, '00007', later),
                               (8, '00008', first)):
-        with pytest.raises(Exception,
-                           match=rf'train/{video}/img_{frame:05d}\.jpg') as err:
+        pattern = rf'train/{video}/img_{frame:05d}\.jpg'
+        with pytest.raises(Exception, match=pattern) as err:
             view[idx]
         assert isinstance(err.value.__cause__, VideoReadError)
