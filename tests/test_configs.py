@@ -76,3 +76,37 @@ def test_own_project_inherits_cf_mm_configs_through_a_link(tmp_path):
     assert cfg.train_dataloader.dataset.type == 'PseudoLabelDataset'
     assert cfg.data_preprocessor.num_classes == 1000
     assert cfg.data_preprocessor.mean == [123.675, 116.28, 103.53]
+
+
+def _innermost_dataset(dataset_cfg):
+    while isinstance(dataset_cfg, dict) and isinstance(
+            dataset_cfg.get('dataset'), dict):
+        dataset_cfg = dataset_cfg['dataset']
+    return dataset_cfg
+
+
+@pytest.mark.parametrize('path', CONFIGS,
+                         ids=[osp.relpath(p, REPO) for p in CONFIGS])
+def test_fallback_fields_match_the_training_data(path):
+    """What tools fall back on must describe the config's own data: the
+    top-level ``data_preprocessor`` (mmpretrain's get_model merges it) has
+    the model's normalisation, and the extraction pipeline of a file-based
+    dataset loads the files (a parent config's in-memory pipeline would
+    not)."""
+    from cf_mm.features.extract import extraction_pipeline
+    cfg = Config.fromfile(path)
+    top = cfg.get('data_preprocessor') or {}
+    own = (cfg.get('model') or {}).get('data_preprocessor') or {}
+    if 'mean' in top and 'mean' in own:
+        assert (list(top['mean']), list(top['std'])) == \
+            (list(own['mean']), list(own['std'])), (
+                f'top-level data_preprocessor {top} differs from '
+                f'model.data_preprocessor {own}')
+    loader = cfg.get('train_dataloader') or {}
+    dataset = _innermost_dataset(loader.get('dataset'))
+    if isinstance(dataset, dict) and dataset.get('type') in (
+            'CustomDataset', 'ImageNet', 'ImageNet21k'):
+        pipeline, source = extraction_pipeline(cfg)
+        assert pipeline[0]['type'].startswith('Load'), (
+            f'{source} does not load the files of the '
+            f"{dataset['type']} it extracts: {pipeline}")

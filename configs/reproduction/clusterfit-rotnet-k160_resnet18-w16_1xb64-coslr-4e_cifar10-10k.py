@@ -11,6 +11,17 @@ _base_ = [
 
 epochs = 4
 num_clusters = 160
+# The Fashion-MNIST parent's top-level `test_pipeline` and
+# `data_preprocessor` are what cf_mm's extraction (ClusterFitHook without
+# `extract_pipeline`) and mmpretrain's get_model fall back on: make them
+# CIFAR's (tests/test_configs.py checks every config for this).
+test_pipeline = _base_.cifar10_test_pipeline
+data_preprocessor = dict(
+    type='ClsDataPreprocessor',
+    num_classes=num_clusters,
+    mean=_base_.cifar10_mean,
+    std=_base_.cifar10_std,
+    to_rgb=True)
 model = dict(
     data_preprocessor=dict(
         num_classes=num_clusters,

@@ -11,6 +11,12 @@ _base_ = [
 
 epochs = 8
 input_size = 32
+# The Fashion-MNIST parent's top-level `test_pipeline` and
+# `data_preprocessor` are what cf_mm's extraction and mmpretrain's get_model
+# fall back on: make them CIFAR's (tests/test_configs.py checks this).
+test_pipeline = _base_.cifar10_test_pipeline
+data_preprocessor = dict(
+    mean=_base_.cifar10_mean, std=_base_.cifar10_std, to_rgb=True)
 model = dict(
     data_preprocessor=dict(
         mean=_base_.cifar10_mean, std=_base_.cifar10_std, to_rgb=True),

@@ -13,6 +13,7 @@ fmnist_pipeline = [
     dict(type='GrayToRGB'),
     dict(type='PackInputs'),
 ]
+test_pipeline = fmnist_pipeline  # not the CIFAR parent's file loading
 train_dataloader = dict(
     dataset=dict(
         type='FashionMNIST',

@@ -6,6 +6,13 @@ _base_ = [
     './_base_/cifar10-subset_resnet18_w16.py'
 ]
 
+# The Fashion-MNIST parent's top-level `test_pipeline` and
+# `data_preprocessor` are what cf_mm's extraction (ClusterFitHook without
+# `extract_pipeline`) and mmpretrain's get_model fall back on: make them
+# CIFAR's (tests/test_configs.py checks every config for this).
+test_pipeline = _base_.cifar10_test_pipeline
+data_preprocessor = _base_.cifar10_selfsup_preprocessor
+
 epochs = 4
 model = dict(
     data_preprocessor=_base_.cifar10_selfsup_preprocessor,

@@ -16,14 +16,20 @@ num_classes = 6  # the animals (N_pre); N_cf sets K instead
 cifar10_train_ann = 'meta/animals_train.txt'  # set by the experiment
 cifar10_test_ann = 'meta/animals_test.txt'
 
+# The Fashion-MNIST parent's top-level `test_pipeline` and
+# `data_preprocessor` are what cf_mm's extraction (ClusterFitHook without
+# `extract_pipeline`) and mmpretrain's get_model fall back on: make them
+# CIFAR's (tests/test_configs.py checks every config for this).
+test_pipeline = _base_.cifar10_test_pipeline
+data_preprocessor = dict(
+    type='ClsDataPreprocessor',
+    num_classes=num_classes,
+    mean=_base_.cifar10_mean,
+    std=_base_.cifar10_std,
+    to_rgb=True)
 model = dict(
     type='ImageClassifier',
-    data_preprocessor=dict(
-        type='ClsDataPreprocessor',
-        num_classes=num_classes,
-        mean=_base_.cifar10_mean,
-        std=_base_.cifar10_std,
-        to_rgb=True),
+    data_preprocessor=data_preprocessor,
     backbone=_base_.cifar10_backbone,
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
