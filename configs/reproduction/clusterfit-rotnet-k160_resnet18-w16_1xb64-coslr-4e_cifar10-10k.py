@@ -23,11 +23,7 @@ data_preprocessor = dict(
     std=_base_.cifar10_std,
     to_rgb=True)
 model = dict(
-    data_preprocessor=dict(
-        num_classes=num_clusters,
-        mean=_base_.cifar10_mean,
-        std=_base_.cifar10_std,
-        to_rgb=True),
+    data_preprocessor=data_preprocessor,
     backbone=dict(in_channels=3),
     head=dict(num_classes=num_clusters))
 train_dataloader = dict(
