@@ -304,15 +304,15 @@ def train_logistic_regression(train_feats: np.ndarray,
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', ConvergenceWarning)
         model.fit(x_train.astype(np.float64), y_train)
-    # Classes absent from the train rows get no column in sklearn's model.
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:  # sklearn keeps one row for two classes
+        coef, intercept = np.concatenate([-coef, coef]), np.concatenate(
+            [-intercept, intercept])
+    # Classes absent from the train rows get no row in sklearn's model.
     weight = np.zeros((num_classes, x_train.shape[1]))
     bias = np.full(num_classes, -np.inf)
-    weight[model.classes_] = model.coef_
-    bias[model.classes_] = model.intercept_
-    if len(model.classes_) == 2:  # sklearn keeps one row for two classes
-        weight[model.classes_] = np.stack([-model.coef_[0], model.coef_[0]])
-        bias[model.classes_] = np.array([-model.intercept_[0],
-                                         model.intercept_[0]])
+    weight[model.classes_] = coef
+    bias[model.classes_] = intercept
     out = _scores(x_train, y_train, x_test, y_test, weight, bias, topk)
     iterations = int(np.max(model.n_iter_))
     out['iterations'] = float(iterations)

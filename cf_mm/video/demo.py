@@ -221,6 +221,15 @@ def runner_probe(work_dir: str, data_root: str, epochs: int,
         print(name, row, flush=True)
 
 
+def save_results(results: Dict[str, dict], work_dir: str, name: str,
+                 start: float) -> None:
+    """Add the wall time since ``start``, write ``work_dir/name``, print."""
+    results['wall_s'] = round(time.time() - start)
+    with open(osp.join(work_dir, name), 'w') as f:
+        json.dump(results, f, indent=1)
+    print(json.dumps(results, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/video_demo')
@@ -241,11 +250,8 @@ def main() -> None:
     if args.runner_probe:
         results = {}
         runner_probe(args.work_dir, args.data_root, args.epochs, results)
-        results['wall_s'] = round(time.time() - start)
-        with open(osp.join(args.work_dir, 'results_runner_probe.json'),
-                  'w') as f:
-            json.dump(results, f, indent=1)
-        print(json.dumps(results, indent=1))
+        save_results(results, args.work_dir, 'results_runner_probe.json',
+                     start)
         return
     if not osp.isfile(osp.join(args.data_root, 'val_class.txt')):
         make_synthetic_videos(args.fmnist, args.data_root)
@@ -253,11 +259,7 @@ def main() -> None:
     results: Dict[str, dict] = {}
     if args.per_label:
         run_per_label(args.work_dir, args.data_root, args.epochs, results)
-        results['wall_s'] = round(time.time() - start)
-        with open(osp.join(args.work_dir, 'results_per_label.json'),
-                  'w') as f:
-            json.dump(results, f, indent=1)
-        print(json.dumps(results, indent=1))
+        save_results(results, args.work_dir, 'results_per_label.json', start)
         return
     results['random init'] = probe(NPRE_CFG, None, args.data_root)
     run_pair(args.work_dir, args.data_root, NPRE_CFG, args.epochs, 'R18',
@@ -267,10 +269,7 @@ def main() -> None:
         run_pair(args.work_dir, args.data_root,
                  NPRE_CFG.replace('r18-w8', 'r34-w8'), args.epochs, 'R34',
                  results)
-    results['wall_s'] = round(time.time() - start)
-    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=1)
-    print(json.dumps(results, indent=1))
+    save_results(results, args.work_dir, 'results.json', start)
 
 
 if __name__ == '__main__':

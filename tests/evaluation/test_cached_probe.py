@@ -94,6 +94,16 @@ def test_logistic_regression_reaches_the_optimum():
     # ... and the reported accuracies are those of that classifier.
     pred = (x_test @ model.coef_.T + model.intercept_).argmax(1)
     assert result['top1'] == pytest.approx((pred == y_test).mean() * 100)
+    # Two classes: sklearn keeps one row of weights; predictions still match.
+    binary = y_train < 2
+    two = train_logistic_regression(x_train[binary], y_train[binary],
+                                    x_test, np.minimum(y_test, 1),
+                                    normalize='none',
+                                    weight_decay=1 / (0.5 * binary.sum()))
+    model2 = LogisticRegression(C=0.5, max_iter=2000, tol=1e-6).fit(
+        x_train[binary], y_train[binary])
+    assert two['top1'] == pytest.approx(
+        (model2.predict(x_test) == np.minimum(y_test, 1)).mean() * 100)
     # SGD on the same objective (weight decay = 1 / (C N)) approaches it.
     sgd = train_linear_probe(x_train, y_train, x_test, y_test,
                              normalize='none', epochs=300, lr=0.1,
