@@ -105,10 +105,13 @@ def stage_defaults(stage_type: str, params: dict) -> dict:
     fn = STAGES.get(stage_type)
     if fn is None:
         return {}
+    # A trained stage's `seed=None` (the config's own seed) is left out, so
+    # that stages fingerprinted before seeds existed stay reusable.
     return {
         name: p.default
         for name, p in inspect.signature(fn).parameters.items()
         if p.default is not inspect.Parameter.empty and name not in params
+        and not (name == 'seed' and p.default is None)
     }
 
 

@@ -30,6 +30,31 @@ An experiment file is an mmengine config file (``.py``) with a list
   (after command-line overrides, so ``--cfg-options epochs=1`` changes every
   stage that says ``${epochs}``); stage outputs when the stage runs.
 
+Seeds
+-----
+A setting ``seeds = [0, 1, 2]`` (or ``--cfg-options "seeds=[0,1,2]"``)
+repeats every trained network once per seed without copying stages:
+
+* a stage whose type trains a network (``train``, ``clusterfit``,
+  ``linear_probe``, ...: :func:`~cf_mm.experiments.registry.trains_network`)
+  becomes one stage per seed, ``<name>_s<seed>``, whose ``seed`` parameter
+  is the seed (it reaches the network's ``randomness.seed``);
+* a stage that refers to a repeated stage is repeated with it and refers
+  to the copy of the same seed (the features of ``npre_s1`` are extracted by
+  ``feat_npre_s1`` and probed by ``probe_npre_s1``); a stage taking ``tags``
+  gets ``seed`` among them, so its records say which seed they belong to;
+* every other stage (data preparation, noisy labels with their own fixed
+  seed) runs once and is shared by all seeds, so its outputs are reused;
+* a stage that collects results
+  (:func:`~cf_mm.experiments.registry.aggregates_seeds`, e.g. ``report``)
+  runs once: a reference to a repeated stage inside a list stands for the
+  copies of every seed (spliced in), anywhere else for the first seed's.
+
+Without a ``seeds`` setting nothing is repeated and no name changes (each
+network trains with its config's own seed). ``seeds=[0]`` is the
+single-seed run under the repeated names, so a later ``seeds=[0,1,2]`` reuses
+it.
+
 Reserved top-level names: ``stages``, ``work_dir`` (default
 ``work_dirs/experiments/<file name>``), ``custom_imports`` (modules that
 register more stage types, imported by mmengine when the file is loaded).
@@ -47,6 +72,7 @@ from .registry import STAGES
 REF = re.compile(r'\$\{([^${}]+)\}')
 NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.\-]*$')
 RESERVED = ('stages', 'work_dir', 'custom_imports')
+SEEDS = 'seeds'  # the setting that repeats trained networks over seeds
 STAGE_KEYS = ('name', 'type', 'foreach')
 _MISSING = object()
 
@@ -236,13 +262,104 @@ def check_params(stage_type: str, params: dict, where: str) -> None:
                          f'parameter(s) {missing}')
 
 
+def check_seeds(seeds, source: str = 'experiment') -> Optional[List[int]]:
+    """The ``seeds`` setting as a list of distinct ints >= 0 (or None)."""
+    if seeds is None:
+        return None
+    if (not isinstance(seeds, (list, tuple)) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool)
+                       and s >= 0 for s in seeds)
+            or len(set(seeds)) != len(seeds)):
+        raise ValueError(f'{source}: `seeds` must be a non-empty list of '
+                         f'distinct integers >= 0, got {seeds!r}')
+    return list(seeds)
+
+
+def _stage_flag(stage_type: str, flag: str) -> bool:
+    fn = STAGES.get(stage_type)
+    return bool(getattr(fn, flag, False)) if fn is not None else False
+
+
+def _takes(stage_type: str, param: str) -> bool:
+    fn = STAGES.get(stage_type)
+    return fn is not None and param in inspect.signature(fn).parameters
+
+
+def _seed_copy_refs(obj, repeated: set, seed: int):
+    """References to repeated stages renamed to their ``seed`` copies."""
+
+    def rename(text):
+        def one(match):
+            head, dot, rest = match.group(1).strip().partition('.')
+            if head not in repeated:
+                return match.group(0)
+            return '${' + f'{head}_s{seed}' + dot + rest + '}'
+        return REF.sub(one, text)
+
+    if isinstance(obj, dict):
+        return {k: _seed_copy_refs(v, repeated, seed) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_seed_copy_refs(v, repeated, seed) for v in obj)
+    return rename(obj) if isinstance(obj, str) else obj
+
+
+def _all_seed_refs(obj, repeated: set, seeds: List[int]):
+    """For a stage that collects every seed: a list item that is exactly a
+    reference to a repeated stage becomes one item per seed; any other
+    reference to one names the first seed's copy."""
+    if isinstance(obj, dict):
+        return {k: _all_seed_refs(v, repeated, seeds) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        out = []
+        for value in obj:
+            whole = REF.fullmatch(value) if isinstance(value, str) else None
+            head = whole.group(1).strip().split('.', 1)[0] if whole else None
+            if head in repeated:
+                out += [_seed_copy_refs(value, repeated, s) for s in seeds]
+            else:
+                out.append(_all_seed_refs(value, repeated, seeds))
+        return type(obj)(out)
+    if isinstance(obj, str):
+        return _seed_copy_refs(obj, repeated, seeds[0])
+    return obj
+
+
+def _seed_variants(name: str, stage_type: str, body: dict,
+                   seeds: Optional[List[int]], repeated: set,
+                   where: str) -> List[tuple]:
+    """``[(name, body)]`` of a stage: one per seed if it is repeated."""
+    if seeds is None:
+        return [(name, body)]
+    heads = {ref.split('.', 1)[0] for ref in references(body)}
+    if _stage_flag(stage_type, 'aggregates_seeds'):
+        return [(name, _all_seed_refs(body, repeated, seeds))]
+    trains = _stage_flag(stage_type, 'trains_network')
+    if not trains and not heads & repeated:
+        return [(name, body)]
+    if trains and 'seed' in body:
+        raise ValueError(f'{where}: with the `seeds` setting a trained '
+                         'stage gets its seed from it; remove `seed`')
+    repeated.add(name)
+    variants = []
+    for seed in seeds:
+        copy = _seed_copy_refs(body, repeated, seed)
+        if trains:
+            copy['seed'] = seed
+        if _takes(stage_type, 'tags'):
+            copy['tags'] = dict(copy.get('tags') or {}, seed=seed)
+        variants.append((f'{name}_s{seed}', copy))
+    return variants
+
+
 def expand_stages(raw_stages, settings: Dict[str, Any],
                   source: str = 'experiment') -> List[StageSpec]:
-    """Expand ``foreach``, resolve settings, check names and references.
+    """Expand ``foreach`` and ``seeds``, resolve settings, check names and
+    references.
 
     Args:
         raw_stages (list[dict]): The ``stages`` of an experiment file.
-        settings (dict): Its other top-level names.
+        settings (dict): Its other top-level names (``seeds`` repeats the
+            trained networks, see the module docstring).
         source (str): File name for error messages.
 
     Returns:
@@ -251,6 +368,8 @@ def expand_stages(raw_stages, settings: Dict[str, Any],
     if not isinstance(raw_stages, (list, tuple)) or not raw_stages:
         raise ValueError(f'{source}: `stages` must be a non-empty list of '
                          'dicts')
+    seeds = check_seeds(settings.get(SEEDS), source)
+    repeated: set = set()  # names of the stages repeated per seed
     stages: List[StageSpec] = []
     for index, raw in enumerate(raw_stages):
         where = f'{source}: stage {index} ({raw.get("name", "?")})'
@@ -272,26 +391,37 @@ def expand_stages(raw_stages, settings: Dict[str, Any],
             if not isinstance(name, str) or not NAME.match(name):
                 raise ValueError(f'{where}: a stage name must be letters, '
                                  'digits, `_`, `-`, `.` (it names a folder)')
-            if any(s.name == name for s in stages):
-                raise ValueError(f'{where}: two stages have this name (a '
-                                 'foreach stage must use its variables in '
-                                 'its name)')
-            if name in settings:
-                raise ValueError(f'{where}: a setting has the same name; '
-                                 '${' + name + '.…} would be ambiguous')
-            body = expand_patterns(body, [s.name for s in stages], where)
-            check_params(stage_type, body, where)
-            deps = []
-            for ref in references(body):
-                head = ref.split('.', 1)[0]
-                if not any(s.name == head for s in stages):
-                    raise ValueError(
-                        f'{where}: ${{{ref}}} names no setting, foreach '
-                        f'variable or earlier stage {head!r}')
-                if head not in deps:
-                    deps.append(head)
-            stages.append(StageSpec(name, stage_type, body, deps))
+            for name, body in _seed_variants(name, stage_type, body, seeds,
+                                             repeated, where):
+                stages.append(_checked_stage(name, stage_type, body, stages,
+                                             settings, source))
     return stages
+
+
+def _checked_stage(name: str, stage_type: str, body: dict,
+                   stages: List[StageSpec], settings: Dict[str, Any],
+                   source: str) -> StageSpec:
+    """One expanded stage, its name, parameters and references checked
+    against the stages before it."""
+    where = f'{source}: stage {name!r}'
+    if any(s.name == name for s in stages):
+        raise ValueError(f'{where}: two stages have this name (a foreach '
+                         'stage must use its variables in its name)')
+    if name in settings:
+        raise ValueError(f'{where}: a setting has the same name; '
+                         '${' + name + '.…} would be ambiguous')
+    body = expand_patterns(body, [s.name for s in stages], where)
+    check_params(stage_type, body, where)
+    deps = []
+    for ref in references(body):
+        head = ref.split('.', 1)[0]
+        if not any(s.name == head for s in stages):
+            raise ValueError(
+                f'{where}: ${{{ref}}} names no setting, foreach variable or '
+                f'earlier stage {head!r}')
+        if head not in deps:
+            deps.append(head)
+    return StageSpec(name, stage_type, body, deps)
 
 
 def load_experiment(path: str,
@@ -314,7 +444,8 @@ def load_experiment(path: str,
     cfg = Config.fromfile(path)
     if overrides:
         unknown = [k for k in overrides
-                   if k.split('.', 1)[0] not in cfg and k not in RESERVED]
+                   if k.split('.', 1)[0] not in cfg and k not in RESERVED
+                   and k != SEEDS]
         if unknown:
             raise ValueError(f'{path}: override(s) {unknown} name no '
                              f'setting of the experiment; settings: '

@@ -18,7 +18,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from ..registry import STAGES
+from ..registry import STAGES, aggregates_seeds
 from .evaluation import _layers, _save, evaluate_layers
 from .features import feature_file, label_file
 
@@ -186,6 +186,7 @@ def table_markdown(records: Sequence[dict], columns: Sequence[dict],
 
 
 @STAGES.register_module('compress_report')
+@aggregates_seeds
 def compress_report_stage(ctx,
                           records: Sequence[str],
                           columns: Sequence[dict],

@@ -61,7 +61,8 @@ def evaluate_layers(features: str,
             (e.g. the ``k`` of a kNN metric).
 
     Returns:
-        tuple: The records and ``{layer: {metric: value}}``.
+        tuple: The records (each with ``n_test``, the number of test
+        samples) and ``{layer: {metric: value}}``.
     """
     records, results = [], {}
     for layer in _layers(features, layers, train_split):
@@ -73,6 +74,7 @@ def evaluate_layers(features: str,
         for metric, value in metrics.items():
             records.append(dict(method=method, target=target, layer=layer,
                                 metric=metric, value=value,
+                                n_test=int(len(y_test)),
                                 **(record_keys or {}).get(metric, {}),
                                 **(tags or {})))
     return records, results

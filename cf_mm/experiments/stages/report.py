@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from ..registry import STAGES
+from ..registry import STAGES, aggregates_seeds
 
 
 def _load_all(paths: Sequence[str]) -> List[dict]:
@@ -25,23 +25,25 @@ def _load_all(paths: Sequence[str]) -> List[dict]:
 
 def curve_points(records: Sequence[dict], x: str, series: str, metric: str,
                  layer: Optional[str]) -> Dict[str, Dict[str, list]]:
-    """``{target: {series: [(x, value, layer), ...]}}`` sorted by x.
+    """``{target: {series: [(x, mean, layer, half_width), ...]}}`` by x.
 
-    ``layer=None`` takes the best layer of each (series, x, target).
+    Values of several seeds are averaged (``half_width``: their 95 %
+    t-interval, NaN for one seed); ``layer=None`` takes the layer with the
+    best mean of each (series, x, target).
     """
+    from cf_mm.evaluation.report import group_seeds, seed_interval
     best: Dict[tuple, tuple] = {}
-    for r in records:
-        if r['metric'] != metric or x not in r or series not in r:
-            continue
-        if layer is not None and r['layer'] != layer:
-            continue
+    chosen = [r for r in records if r['metric'] == metric and x in r
+              and series in r and (layer is None or r['layer'] == layer)]
+    for r, values in group_seeds(chosen):
+        interval = seed_interval(values)
         key = (r['target'], r[series], r[x])
-        if key not in best or r['value'] > best[key][0]:
-            best[key] = (r['value'], r['layer'])
+        if key not in best or interval.mean > best[key][0]:
+            best[key] = (interval.mean, r['layer'], interval.half_width)
     out: Dict[str, Dict[str, list]] = {}
-    for (target, name, xval), (value, lay) in best.items():
+    for (target, name, xval), (value, lay, half) in best.items():
         out.setdefault(target, {}).setdefault(name, []).append(
-            (xval, value, lay))
+            (xval, value, lay, half))
     for lines in out.values():
         for points in lines.values():
             points.sort(key=lambda p: p[0])
@@ -50,7 +52,8 @@ def curve_points(records: Sequence[dict], x: str, series: str, metric: str,
 
 def plot_curves(points: Dict[str, Dict[str, list]], out_file: str,
                 xlabel: str, ylabel: str, title: str = '') -> str:
-    """One panel per target, one line per series (Figure 3 style)."""
+    """One panel per target, one line per series (Figure 3 style); error
+    bars are the 95 % intervals over seeds where there are several."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -60,8 +63,10 @@ def plot_curves(points: Dict[str, Dict[str, list]], out_file: str,
     for ax, target in zip(axes[0], targets):
         for name, pts in points[target].items():
             style = '-o' if len(pts) > 1 else 's'
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], style,
-                    label=name)
+            errors = [0.0 if np.isnan(p[3]) else p[3] for p in pts]
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
+                        yerr=errors if any(errors) else None, fmt=style,
+                        capsize=3, label=name)
         ax.set_title(target)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
@@ -88,8 +93,14 @@ def curve_markdown(points: Dict[str, Dict[str, list]], x: str,
                   '| --- |' + ' --- |' * len(xs)]
         for name, pts in series.items():
             by_x = {p[0]: p for p in pts}
-            cells = [f'{by_x[v][1]:.{digits}f} ({by_x[v][2]})'
-                     if v in by_x else '-' for v in xs]
+            cells = []
+            for v in xs:
+                if v not in by_x:
+                    cells.append('-')
+                    continue
+                _, mean, lay, half = by_x[v]
+                ci = '' if np.isnan(half) else f' ± {half:.{digits}f}'
+                cells.append(f'{mean:.{digits}f}{ci} ({lay})')
             lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
         lines.append('')
     return '\n'.join(lines)
@@ -161,7 +172,69 @@ def run_lines(history: Sequence[dict]) -> List[str]:
     return lines
 
 
+#: Metrics of ``classifier_accuracy`` records (did a network learn its own
+#: task?), in the order the report shows them.
+FIT_METRICS = ('fit_top1', 'memorised', 'train_clean_top1', 'heldout_top1')
+FIT_NAMES = dict(fit_top1='own training labels', memorised='replaced labels '
+                 'fitted', train_clean_top1='train images, clean labels',
+                 heldout_top1='held-out images')
+
+
+def _table_lines(tables, heading: str, table: dict) -> List[str]:
+    caption = tables.seed_caption(table)
+    return [heading, ''] + ([caption + '.', ''] if caption else []) + [
+        tables.to_markdown(table)]
+
+
+def fit_lines(records: Sequence[dict]) -> List[str]:
+    """The "did the network learn its task" table (``classifier_accuracy``
+    records): methods x metrics, mean ± interval over seeds."""
+    from cf_mm.evaluation import report as tables
+    fit = [r for r in records if r['metric'] in FIT_METRICS]
+    if not fit:
+        return []
+    shown = [m for m in FIT_METRICS if any(r['metric'] == m for r in fit)]
+    table = tables.best_layer_table(
+        [dict(r, target=FIT_NAMES[r['metric']], layer='head') for r in fit],
+        show_layer=False)
+    table['cols'] = [FIT_NAMES[m] for m in shown]
+    targets = ', '.join(sorted({r['target'] for r in fit}))
+    return _table_lines(
+        tables, f'## Did each network learn its own task? (top-1 %, '
+        f'{targets})', table) + [
+            'Own training labels: the labels the network was trained on '
+            '(noisy for p > 0); replaced labels fitted: the share of the '
+            'replaced labels it predicts; held-out: clean labels of '
+            'images it never saw.', '']
+
+
+def comparison_lines(records: Sequence[dict], comparisons: Sequence[dict],
+                     metric: str, layer: Optional[str], title: str
+                     ) -> List[str]:
+    """Paired-difference tables (one per layer) and one sentence per
+    comparison at ``layer``."""
+    from cf_mm.evaluation import report as tables
+    rows = []
+    for comp in comparisons:
+        rows += tables.paired_differences(
+            records, comp['a'], comp['b'], field=comp.get('field', 'method'),
+            match=comp.get('match', ()), metric=metric)
+    if not rows:
+        return []
+    lines = []
+    layers = sorted({r['layer'] for r in rows}, key=tables._layer_key)
+    for lay in layers:
+        lines += [f'## Paired differences: {title}, {lay} (points)', '',
+                  tables.difference_table([r for r in rows
+                                           if r['layer'] == lay])]
+    at = [r for r in rows if r['layer'] == (layer or layers[-1])]
+    lines += [f'### Conclusions: {title}, {layer or layers[-1]}', ''] + [
+        f'* {text}' for text in tables.difference_sentences(at, title)] + ['']
+    return lines
+
+
 @STAGES.register_module('report')
+@aggregates_seeds
 def report_stage(ctx,
                  records: Sequence[str],
                  title: str = 'Results',
@@ -170,10 +243,16 @@ def report_stage(ctx,
                  layer_targets: Sequence[str] = (),
                  knn: bool = True,
                  curves: Sequence[dict] = (),
+                 comparisons: Sequence[dict] = (),
+                 only_seed: Optional[int] = None,
                  clusters: Union[Dict[str, str], list, None] = None,
                  figures: Optional[Dict[str, str]] = None,
                  notes: str = '') -> dict:
-    """Write ``report.md``, ``table.csv`` and PNG figures.
+    """Write ``report.md``, ``table.csv``, ``records.csv`` and PNG figures.
+
+    With records of several seeds (the experiment's ``seeds`` setting) every
+    table shows the mean ± 95 % t-interval over seeds, curves get error
+    bars, and each comparison gets its paired differences with intervals.
 
     Args:
         ctx (StageContext): The stage's context.
@@ -181,7 +260,8 @@ def report_stage(ctx,
         title (str): Heading of the report.
         metric (str): Metric of the main table (``top1``: linear probes).
         layer (str, optional): Also a table of this one layer (e.g.
-            ``res5``, the paper's Figure 3 layer).
+            ``res5``, the paper's Figure 3 layer); the layer of the
+            comparisons' conclusions.
         layer_targets (Sequence[str]): Targets that get a per-layer table
             and plot (Figure 4 style).
         knn (bool): Add a best-layer table of ``knn_top1`` records.
@@ -189,6 +269,13 @@ def report_stage(ctx,
             ``dict(x='noise', series='series', metric='top1', layer='res5',
             name='noise_res5', xlabel=..., title=...)``; ``layer=None``
             takes the best layer per point.
+        comparisons (Sequence[dict]): Paired differences to report, each
+            ``dict(a='N_cf K=36', b='N_pre', field='series',
+            match=['noise'])`` (``field`` default ``'method'``; see
+            :func:`cf_mm.evaluation.report.paired_differences`), for the
+            linear probe (``metric``) and kNN.
+        only_seed (int, optional): Report this seed alone (the single-seed
+            view of a multi-seed experiment).
         clusters (dict, optional): Name -> folder with a clustering's
             ``summary.json`` (sizes, agreement with the classes when the
             summary has it), or -> ``dict(dir=folder, classes=labels.npy)``
@@ -203,6 +290,10 @@ def report_stage(ctx,
     """
     from cf_mm.evaluation import report as tables
     all_records = _load_all(records)
+    if only_seed is not None:
+        all_records = [r for r in all_records
+                       if r.get('seed', only_seed) == only_seed]
+    _write_records_csv(all_records, ctx.path('records.csv'))
     main = [r for r in all_records if r['metric'] == metric]
     if not main:
         raise ValueError(f'no {metric!r} record in {list(records)}')
@@ -212,37 +303,50 @@ def report_stage(ctx,
     lines = [f'# {title}', '']
     if notes:
         lines += [notes.strip(), '']
-    lines += [f'## Best layer per target ({metric}, %)', '',
-              tables.to_markdown(main_table)]
+    seeds = sorted({r['seed'] for r in all_records if 'seed' in r})
+    if seeds:
+        lines += [f'Seeds: {seeds}' + (' (single-seed view)'
+                                        if only_seed is not None else '') +
+                  '.', '']
+    lines += fit_lines(all_records)
+    lines += _table_lines(tables, f'## Best layer per target ({metric}, %)',
+                          main_table)
     csv_file = ctx.path('table.csv')
     with open(csv_file, 'w') as f:
         f.write(tables.to_csv(main_table))
     if layer is not None:
         fixed = [r for r in main if r['layer'] == layer]
         if fixed:
-            lines += [f'## {layer} ({metric}, %)', '', tables.to_markdown(
-                tables.best_layer_table(fixed, metrics={
-                    t: metric for t in targets}, show_layer=False))]
+            fixed_table = tables.best_layer_table(
+                fixed, metrics={t: metric for t in targets},
+                show_layer=False)
+            lines += _table_lines(tables, f'## {layer} ({metric}, %)',
+                                  fixed_table)
             with open(ctx.path(f'table_{layer}.csv'), 'w') as f:
-                f.write(tables.to_csv(tables.best_layer_table(
-                    fixed, metrics={t: metric for t in targets},
-                    show_layer=False)))
+                f.write(tables.to_csv(fixed_table))
     knn_records = [r for r in all_records if r['metric'] == 'knn_top1']
     if knn and knn_records:
         knn_targets = dict.fromkeys(r['target'] for r in knn_records)
-        lines += ['## kNN (weighted, best layer, top-1 %)', '',
-                  tables.to_markdown(tables.best_layer_table(
-                      knn_records, metrics={t: 'knn_top1'
-                                            for t in knn_targets}))]
+        lines += _table_lines(
+            tables, '## kNN (weighted, best layer, top-1 %)',
+            tables.best_layer_table(knn_records, metrics={
+                t: 'knn_top1' for t in knn_targets}))
+    lines += comparison_lines(main, comparisons, metric, layer,
+                              f'linear probe {metric}')
+    if knn:
+        lines += comparison_lines(knn_records, comparisons, 'knn_top1',
+                                  layer, 'kNN top-1')
     pngs = []
     for target in layer_targets:
         table = tables.layer_table(all_records, target, metric)
         png = tables.plot_layers(table, ctx.path(f'layers_{target}.png'),
                                  title=f'{target}: linear probe per layer')
         pngs.append(png)
-        lines += [f'## {target}: {metric} per layer (%)', '',
-                  tables.to_markdown(table, corner='Method'),
-                  f'![{target} per layer]({osp.basename(png)})', '']
+        caption = tables.seed_caption(table)
+        lines += [f'## {target}: {metric} per layer (%)', ''] + (
+            [caption + '.', ''] if caption else []) + [
+                tables.to_markdown(table, corner='Method'),
+                f'![{target} per layer]({osp.basename(png)})', '']
     for curve in curves:
         curve = dict(curve)
         points = curve_points(all_records, curve.get('x', 'noise'),
@@ -273,3 +377,14 @@ def report_stage(ctx,
     with open(markdown, 'w') as f:
         f.write('\n'.join(lines))
     return dict(markdown=markdown, csv=csv_file, figures=pngs)
+
+
+def _write_records_csv(records: Sequence[dict], path: str) -> None:
+    """Every record (each seed's value) as one CSV row."""
+    import csv
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    with open(path, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        for record in records:
+            writer.writerow(record)

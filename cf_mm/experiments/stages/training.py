@@ -13,13 +13,24 @@
 import os.path as osp
 from typing import Optional
 
-from ..registry import STAGES
+from ..registry import STAGES, trains_network
 
 HOOK_TYPE = 'ClusterFitHook'
 
 
-def _prepare(ctx, config: str, options: Optional[dict]):
+def _prepare(ctx, config: str, options: Optional[dict],
+             seed: Optional[int] = None):
+    """Load ``config`` with ``options``; ``seed`` becomes
+    ``randomness.seed`` (an experiment's ``seeds`` setting sets it)."""
     from cf_mm.apis import load_config
+    options = dict(options or {})
+    if seed is not None:
+        given = options.get('randomness.seed')
+        if given is not None and int(given) != int(seed):
+            raise ValueError(f'{config}: options set randomness.seed={given}'
+                             f' but the stage is run with seed={seed}; '
+                             'drop one of them')
+        options['randomness.seed'] = int(seed)
     cfg = load_config(config, work_dir=ctx.work_dir, cfg_options=options)
     return cfg
 
@@ -42,29 +53,35 @@ def _train(ctx, cfg) -> dict:
 
 
 @STAGES.register_module('train')
-def train_stage(ctx, config: str, options: Optional[dict] = None) -> dict:
+@trains_network
+def train_stage(ctx, config: str, options: Optional[dict] = None,
+                seed: Optional[int] = None) -> dict:
     """Train ``config`` (with ``options`` as ``--cfg-options``).
 
     Args:
         ctx (StageContext): The stage's context (work dir = Runner work dir).
         config (str): mmengine/mmpretrain config file.
         options (dict, optional): Dotted-key overrides.
+        seed (int, optional): ``randomness.seed`` of the run (default: the
+            config's).
 
     Returns:
         dict: ``checkpoint`` (last one), ``config`` (the merged config as
         trained, loadable for extraction).
     """
-    return _train(ctx, _prepare(ctx, config, options))
+    return _train(ctx, _prepare(ctx, config, options, seed))
 
 
 @STAGES.register_module('clusterfit')
+@trains_network
 def clusterfit_stage(ctx,
                      config: str,
                      pretrained_config: str,
                      pretrained_checkpoint: str,
                      num_clusters: int,
                      options: Optional[dict] = None,
-                     hook_options: Optional[dict] = None) -> dict:
+                     hook_options: Optional[dict] = None,
+                     seed: Optional[int] = None) -> dict:
     """ClusterFit N_cf through the ``ClusterFitHook`` of ``config``.
 
     Args:
@@ -72,16 +89,20 @@ def clusterfit_stage(ctx,
         config (str): N_cf config with exactly one ``ClusterFitHook``.
         pretrained_config (str): N_pre's config (e.g. ``${npre.config}``).
         pretrained_checkpoint (str): N_pre's checkpoint.
-        num_clusters (int): K; also set as the head's ``num_classes`` (and
-            the data preprocessor's, if it has one).
+        num_clusters (int): K; also set as the head's ``num_classes`` and
+            as ``num_classes`` of every data preprocessor that has one (the
+            model's and the top-level one that mmpretrain's ``get_model``
+            merges into it), and as the config's ``num_clusters`` setting.
         options (dict, optional): Further dotted-key overrides.
         hook_options (dict, optional): Further hook arguments.
+        seed (int, optional): ``randomness.seed`` of N_cf's training (the
+            k-means seed is the hook's own ``seed``).
 
     Returns:
         dict: ``checkpoint``, ``config``, ``clusters`` (directory of the
         hook's ``labels.npy``, ``centroids.npy``, ``summary.json``).
     """
-    cfg = _prepare(ctx, config, options)
+    cfg = _prepare(ctx, config, options, seed)
     hooks = [h for h in cfg.get('custom_hooks') or []
              if h.get('type') == HOOK_TYPE]
     if len(hooks) != 1:
@@ -91,23 +112,36 @@ def clusterfit_stage(ctx,
     hook.update(pretrained_config=pretrained_config,
                 pretrained_checkpoint=pretrained_checkpoint,
                 num_clusters=int(num_clusters), **(hook_options or {}))
-    cfg.model.head.num_classes = int(num_clusters)
-    if 'num_classes' in (cfg.model.get('data_preprocessor') or {}):
-        cfg.model.data_preprocessor.num_classes = int(num_clusters)
+    set_num_clusters(cfg, int(num_clusters))
     outputs = _train(ctx, cfg)
     outputs['clusters'] = ctx.path('clusterfit',
                                    hook.get('task_name') or 'default')
     return outputs
 
 
+def set_num_clusters(cfg, num_clusters: int) -> None:
+    """Set K wherever an N_cf config keeps it: the head's ``num_classes``,
+    ``num_classes`` of the model's and of the top-level data preprocessor
+    (where they have one) and a top-level ``num_clusters`` setting."""
+    cfg.model.head.num_classes = num_clusters
+    for preprocessor in (cfg.model.get('data_preprocessor'),
+                         cfg.get('data_preprocessor')):
+        if preprocessor is not None and 'num_classes' in preprocessor:
+            preprocessor.num_classes = num_clusters
+    if 'num_clusters' in cfg:
+        cfg.num_clusters = num_clusters
+
+
 @STAGES.register_module('linear_probe')
+@trains_network
 def linear_probe_stage(ctx,
                        config: str,
                        checkpoint: Optional[str],
                        method: str,
                        target: str,
                        options: Optional[dict] = None,
-                       tags: Optional[dict] = None) -> dict:
+                       tags: Optional[dict] = None,
+                       seed: Optional[int] = None) -> dict:
     """Runner-based linear probe of a frozen backbone.
 
     The probe config loads the backbone through
@@ -123,6 +157,7 @@ def linear_probe_stage(ctx,
         target (str): Column name of the records.
         options (dict, optional): Dotted-key overrides.
         tags (dict, optional): Extra keys of every record (e.g. noise=50).
+        seed (int, optional): ``randomness.seed`` of the probe's training.
 
     Returns:
         dict: ``records`` (results file), ``top1`` (best layer's top-1).
@@ -133,7 +168,7 @@ def linear_probe_stage(ctx,
         options['model.backbone.init_cfg.checkpoint'] = checkpoint
     else:
         options['model.backbone.init_cfg'] = None
-    cfg = _prepare(ctx, config, options)
+    cfg = _prepare(ctx, config, options, seed)
     _train(ctx, cfg)
     records = [dict(r, **(tags or {}))
                for r in records_from_work_dir(ctx.work_dir, method, target)]

@@ -1,0 +1,64 @@
+"""classifier_accuracy: did a network learn its own task?"""
+import numpy as np
+import torch
+import torch.nn as nn
+
+from cf_mm.experiments.stages.learning import fit_metrics, predict_split
+
+
+def test_fit_metrics_against_a_loop():
+    rng = np.random.default_rng(0)
+    clean = rng.integers(0, 6, 500)
+    noisy = clean.copy()
+    flip = rng.random(500) < 0.5
+    noisy[flip] = (clean[flip] + rng.integers(1, 6, flip.sum())) % 6
+    pred = np.where(rng.random(500) < 0.7, noisy, clean)
+    got = fit_metrics(pred, clean, noisy)
+    fit = sum(p == n for p, n in zip(pred, noisy)) / 500
+    clean_acc = sum(p == c for p, c in zip(pred, clean)) / 500
+    replaced = [i for i in range(500) if noisy[i] != clean[i]]
+    memorised = sum(pred[i] == noisy[i] for i in replaced) / len(replaced)
+    assert got['fit_top1'] == 100 * fit
+    assert got['train_clean_top1'] == 100 * clean_acc
+    assert got['memorised'] == 100 * memorised
+    assert set(fit_metrics(clean, clean)) == {'fit_top1', 'train_clean_top1'}
+
+
+class _Preprocessor(nn.Module):
+    def forward(self, batch, training=False):
+        return dict(inputs=batch['inputs'].float())
+
+
+class _Toy(nn.Module):
+    """Predicts the rotation of a 2x2 image whose top-left pixel is 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.data_preprocessor = _Preprocessor()
+        self.backbone = nn.Flatten()
+        self.neck = None
+        self.head = nn.Identity()
+
+    def forward(self, x):  # unused
+        raise AssertionError
+
+
+def test_predict_split_rotation_task():
+    # image with a 1 in the top-left corner: rot90 (counter-clockwise) by k
+    # moves it to a known corner; the "head" logits are the 4 pixels in the
+    # order that makes argmax == k.
+    img = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])
+    order = [torch.rot90(img, k, (1, 2)).flatten().argmax().item()
+             for k in range(4)]
+
+    class Head(nn.Module):
+        def forward(self, feats):
+            return feats[:, order]
+
+    model = _Toy()
+    model.head = Head()
+    view = [dict(inputs=img) for _ in range(5)]
+    pred = predict_split(model, view, 'rotation', batch_size=2,
+                         num_workers=0)
+    assert pred.shape == (5, 4)
+    assert (pred == np.arange(4)).all()
