@@ -57,6 +57,7 @@ def run(experiment_file: str, args: argparse.Namespace) -> int:
         import torch
         torch.set_num_threads(args.threads)
     from . import ExperimentError, ExperimentRunner, load_experiment
+    from .runner import ExperimentInterrupted
     try:
         experiment = load_experiment(experiment_file, args.cfg_options,
                                      args.work_dir)
@@ -69,6 +70,13 @@ def run(experiment_file: str, args: argparse.Namespace) -> int:
                 print(f'{status:8s} {stage.name} ({stage.type})')
             return 0
         outputs = runner.run()
+    except ExperimentInterrupted as err:
+        print(str(err), file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # between stages
+        print('interrupted; rerun the same command to continue (finished '
+              'stages are reused)', file=sys.stderr)
+        return 130
     except (ExperimentError, ValueError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1

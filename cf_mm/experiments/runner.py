@@ -14,7 +14,17 @@ downstream of a stage that ran again) gets a clean work dir and runs.
 While a stage runs, everything written to stdout/stderr (mmengine's logger,
 progress bars, warnings, C libraries) goes to ``<stage>/stage.log``; the
 console gets one line per stage with its time. If a stage fails, the tail of
-its log is shown and :class:`ExperimentError` names the stage and the log.
+its log is shown and :class:`ExperimentError` names the stage and the log;
+Ctrl-C ends the run with one line (:class:`ExperimentInterrupted`): rerun
+the same command to continue.
+
+Every stage is decided on and run under its own lock
+(``<work dir>/.locks/<stage>.lock``, :class:`cf_mm.utils.lock.DirLock`):
+a second run in the same work dir reuses what is finished, and stops,
+naming the holder, at a stage that another run is running, before touching
+its folder. Runs that share a work dir but not their stages (e.g. seeds
+``[1]`` and ``[2]`` of one experiment after the shared stages are done)
+can so run side by side.
 """
 import contextlib
 import datetime
@@ -37,11 +47,16 @@ from .spec import Experiment, StageSpec, lookup, references, substitute
 STAGE_FILE = 'stage.json'
 LOG_FILE = 'stage.log'
 SUMMARY_FILE = 'experiment.json'
+LOCK_DIR = '.locks'  # one lock per stage: <work dir>/.locks/<stage>.lock
 _MISSING = object()
 
 
 class ExperimentError(RuntimeError):
     """A stage failed or could not be prepared (one-line message)."""
+
+
+class ExperimentInterrupted(ExperimentError):
+    """The run was interrupted (Ctrl-C); rerunning continues it."""
 
 
 @dataclass
@@ -310,6 +325,25 @@ class ExperimentRunner:
     def _run_stage(self, index: int, stage: StageSpec,
                    outputs: Dict[str, dict], records: Dict[str, dict],
                    history: List[dict]) -> dict:
+        from cf_mm.utils.lock import DirLock, LockHeldError
+        lock = DirLock(osp.join(self.root, LOCK_DIR),
+                       purpose=f'stage {stage.name}',
+                       name=f'{stage.name}.lock')
+        try:
+            lock.acquire()
+        except LockHeldError as err:
+            raise ExperimentError(
+                f'stage {stage.name!r} is being run by another run of this '
+                f'experiment: {err}') from None
+        try:
+            return self._run_locked_stage(index, stage, outputs, records,
+                                          history)
+        finally:
+            lock.release()
+
+    def _run_locked_stage(self, index: int, stage: StageSpec,
+                          outputs: Dict[str, dict], records: Dict[str, dict],
+                          history: List[dict]) -> dict:
         total = len(self.experiment.stages)
         label = f'{index + 1:>{len(str(total))}}/{total} {stage.name} ' \
             f'({stage.type})'
@@ -338,6 +372,13 @@ class ExperimentRunner:
                 print(f'stage {stage.name} ({stage.type}), parameters:\n'
                       + json.dumps(_jsonable(params), indent=2), flush=True)
                 result = fn(ctx, **params)
+        except KeyboardInterrupt:
+            self.console(f'  {label}: interrupted after '
+                         f'{_duration(time.time() - tic)}')
+            raise ExperimentInterrupted(
+                f'interrupted in stage {stage.name!r}; rerun the same '
+                'command to continue (finished stages are reused, this one '
+                f'starts again; its log so far: {log_path})') from None
         except BaseException as err:
             self.console(f'  {label}: FAILED after '
                          f'{_duration(time.time() - tic)}; last lines of '
