@@ -20,7 +20,8 @@ An experiment file is an mmengine config file (``.py``) with a list
   ``${npre_p${p}.checkpoint}`` works.
 * ``foreach=dict(a=[...], b=[...])`` repeats a stage for every combination
   (in the order given); its name must use the variables so that names stay
-  unique.
+  unique. An empty list gives no stage (a setting can so switch a family
+  of stages off).
 * ``${probe_*.records}`` (a ``*`` / ``?`` pattern in the stage name, the
   whole string) is the list of ``${<name>.records}`` of every earlier stage
   whose name matches, in run order; inside a list it is spliced in. A
@@ -226,9 +227,9 @@ def _expand_foreach(raw: dict, settings: dict, where: str) -> List[dict]:
                          f'list of values, got {foreach!r}')
     foreach = substitute(foreach, lambda path: lookup(settings, path))
     for var, values in foreach.items():
-        if not isinstance(values, (list, tuple)) or not values:
+        if not isinstance(values, (list, tuple)):
             raise ValueError(f'{where}: foreach variable {var!r} must be a '
-                             f'non-empty list, got {values!r}')
+                             f'list (empty: no stage), got {values!r}')
         if var in settings:
             raise ValueError(f'{where}: foreach variable {var!r} shadows '
                              'the setting of that name')

@@ -5,6 +5,9 @@
   ``CustomDataset`` format) for chosen classes and images per class ->
   ``data_root``, ``train_ann``, ``test_ann``, ``classes``.
 * ``fashion_mnist``: unpacks Debian's Fashion-MNIST -> ``data_root``.
+* ``fashion_mnist_subset``: Fashion-MNIST written once as 32x32 RGB PNG
+  class folders (so that the CIFAR-10 configs read it unchanged), and
+  annotation files of chosen classes -> like ``cifar10_subset``.
 * ``noisy_labels``: the labels a ``NoisyLabelDataset`` serves (same noise,
   same seed) as a ``.npy`` file, for the label-using clustering baselines
   of a noisy N_pre -> ``labels``.
@@ -21,6 +24,10 @@ from ..registry import STAGES
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
                    'frog', 'horse', 'ship', 'truck')
 CIFAR10_TAR = osp.join('..', 'shared', 'datasets', 'cifar10-jpg.tar.gz')
+FMNIST_CLASSES = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat',
+                  'sandal', 'shirt', 'sneaker', 'bag', 'ankle-boot')
+_IDX = dict(train=('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+            test=('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'))
 
 
 def unpack_cifar10(root: str, tar_path: str) -> None:
@@ -83,6 +90,82 @@ def cifar10_subset_stage(ctx,
         raise ValueError(f'unknown CIFAR-10 classes {unknown}; the classes '
                          f'are {list(CIFAR10_CLASSES)}')
     unpack_cifar10(root, tar)
+    return _write_subset(ctx, root, classes, num_train_per_class,
+                         num_test_per_class)
+
+
+def _read_idx(path: str, header: int) -> np.ndarray:
+    with open(path, 'rb') as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=header)
+
+
+def export_fashion_mnist_png32(idx_root: str, root: str) -> None:
+    """Write Fashion-MNIST as ``<root>/<split>/<class>/<index>.png``: each
+    image resized to 32x32 (bilinear) and repeated into 3 channels, as the
+    CIFAR-10 networks take it. Idempotent: a finished export (its marker
+    file) is kept; a partial one is redone."""
+    from PIL import Image
+    marker = osp.join(root, 'complete')
+    if osp.isfile(marker):
+        return
+    for split, (images_file, labels_file) in _IDX.items():
+        images = _read_idx(osp.join(idx_root, images_file), 16)
+        labels = _read_idx(osp.join(idx_root, labels_file), 8)
+        images = images.reshape(len(labels), 28, 28)
+        for cls in FMNIST_CLASSES:
+            os.makedirs(osp.join(root, split, cls), exist_ok=True)
+        for index, (image, label) in enumerate(zip(images, labels)):
+            img = Image.fromarray(image).resize((32, 32), Image.BILINEAR)
+            img.convert('RGB').save(osp.join(
+                root, split, FMNIST_CLASSES[label], f'{index:05d}.png'))
+    with open(marker, 'w') as f:
+        f.write('32x32 RGB PNG export of Fashion-MNIST\n')
+
+
+@STAGES.register_module('fashion_mnist_subset')
+def fashion_mnist_subset_stage(ctx,
+                               classes: Sequence[str] = FMNIST_CLASSES,
+                               num_train_per_class: Optional[int] = None,
+                               num_test_per_class: Optional[int] = None,
+                               root: str = osp.join('data',
+                                                    'fashion_mnist_png32'),
+                               idx_root: str = osp.join('data',
+                                                        'fashion_mnist'),
+                               src: Optional[str] = None) -> dict:
+    """Annotation files of a class-balanced Fashion-MNIST subset, read as
+    32x32 RGB PNG class folders (the CIFAR-10 configs' layout).
+
+    Args:
+        ctx (StageContext): The stage's context.
+        classes (Sequence[str]): Class names (of ``FMNIST_CLASSES``); label
+            ``i`` is ``classes[i]``.
+        num_train_per_class (int, optional): Train images per class (every
+            ``6000 // n``-th of the class); None takes all.
+        num_test_per_class (int, optional): Test images per class.
+        root (str): Where the PNG folders are (or are written to).
+        idx_root (str): The unpacked IDX files (written there from Debian's
+            package if missing).
+        src (str, optional): Folder of the gzipped IDX files.
+
+    Returns:
+        dict: ``data_root``, ``train_ann``, ``test_ann``, ``classes``,
+        ``num_train``, ``num_test``.
+    """
+    from cf_mm.datasets.fashion_mnist import (DEBIAN_DIR,
+                                              prepare_fashion_mnist)
+    unknown = [c for c in classes if c not in FMNIST_CLASSES]
+    if unknown:
+        raise ValueError(f'unknown Fashion-MNIST classes {unknown}; the '
+                         f'classes are {list(FMNIST_CLASSES)}')
+    prepare_fashion_mnist(src or DEBIAN_DIR, idx_root)
+    export_fashion_mnist_png32(idx_root, root)
+    return _write_subset(ctx, root, classes, num_train_per_class,
+                         num_test_per_class)
+
+
+def _write_subset(ctx, root: str, classes: Sequence[str],
+                  num_train_per_class: Optional[int],
+                  num_test_per_class: Optional[int]) -> dict:
     outputs = dict(data_root=osp.abspath(root), classes=list(classes))
     for split, per_class in (('train', num_train_per_class),
                              ('test', num_test_per_class)):
