@@ -18,7 +18,7 @@ CFG_DIR = osp.join(REPO, 'configs', 'sl_mlp')
 SL = osp.join(CFG_DIR, 'sl_resnet50_8xb128-coslr-100e_in1k.py')
 SL_MLP = osp.join(CFG_DIR, 'sl-mlp_resnet50_8xb128-coslr-100e_in1k.py')
 PROBE = osp.join(CFG_DIR,
-                 'linear-res5_resnet50_8xb128-coslr-100e_in1k-eval-d.py')
+                 'linear-res5-avg_resnet50_8xb32-coslr-100e_in1k-eval-d.py')
 
 
 def _cfg(name):
@@ -176,6 +176,10 @@ def test_transfer_loads_the_backbone_and_not_the_projector(tmp_path):
     ckpt = str(tmp_path / 'sl_mlp.pth')
     torch.save(dict(state_dict=state), ckpt)
     cfg = Config.fromfile(PROBE)
+    # The recipe its header states: lr 0.01 at batch 256 = 8 x 32.
+    assert cfg.optim_wrapper.optimizer.lr == 0.01
+    assert cfg.train_dataloader.batch_size * 8 == 256
+    assert cfg.auto_scale_lr.base_batch_size == 256
     cfg.model.backbone.init_cfg.checkpoint = ckpt
     probe = _build(cfg)
     probe.init_weights()
