@@ -152,26 +152,31 @@ def test_cifar_configs_train_two_steps_with_the_loss_by_hand(tmp_path, name):
 def test_mocov2_teacher_configs_use_its_projection_at_tau_004():
     """Section 4: MoCo teachers at tau 0.04, the embedding being MoCo's
     128-d projection (the teacher's neck), the student projected to it."""
-    for anchors in ('2q', '1q'):
-        cfg = Config.fromfile(osp.join(
-            CFG, f'compress-{anchors}_mocov2-resnet50-to-resnet18_8xb32-'
-            'steplr-130e_in1k.py'))
-        assert cfg.model.anchors == anchors
-        assert cfg.model.temperature == 0.04
-        assert cfg.model.teacher.layer == 'neck'
-        teacher = Config.fromfile(osp.join(REPO, cfg.model.teacher.config))
-        assert teacher.model.type == 'MoCo'
-        assert teacher.model.neck.out_channels == 128
-        assert cfg.model.neck.out_channels == 128
-        # Everything but the teacher is the base recipe.
-        base = Config.fromfile(osp.join(CFG, IN1K[anchors]))
-        mine, ref = cfg.to_dict(), base.to_dict()
-        for d in (mine, ref):
-            for key in ('teacher_and_student', 'teacher_dim'):
-                d.pop(key)
-            d['model'].pop('teacher')
-            d['model']['neck'].pop('out_channels')
-        assert mine == ref
+    name = ('compress-{}_mocov2-resnet50-to-resnet18_8xb32-steplr-130e_'
+            'in1k.py')
+    cfg = Config.fromfile(osp.join(CFG, name.format('2q')))
+    assert cfg.model.anchors == '2q'
+    assert cfg.model.temperature == 0.04
+    assert cfg.model.teacher.layer == 'neck'
+    teacher = Config.fromfile(osp.join(REPO, cfg.model.teacher.config))
+    assert teacher.model.type == 'MoCo'
+    assert teacher.model.neck.out_channels == 128
+    assert cfg.model.neck.out_channels == 128
+    # Everything but the teacher is the base recipe.
+    base = Config.fromfile(osp.join(CFG, IN1K['2q']))
+    mine, ref = cfg.to_dict(), base.to_dict()
+    for d in (mine, ref):
+        for key in ('teacher_and_student', 'teacher_dim'):
+            d.pop(key)
+        d['model'].pop('teacher')
+        d['model']['neck'].pop('out_channels')
+    assert mine == ref
+    # Ours-1q: the same with the teacher's anchors.
+    one_q = Config.fromfile(osp.join(CFG, name.format('1q'))).to_dict()
+    assert one_q['model'].pop('anchors') == '1q'
+    two_q = cfg.to_dict()
+    two_q['model'].pop('anchors')
+    assert one_q == two_q
 
 
 def test_moco_teacher_embedding_is_its_projection(tmp_path):

@@ -38,7 +38,7 @@ def test_exactly_p_percent_of_labels_change_never_to_themselves(
     through the pipeline. Exactly round(p N / 100) differ, the changed
     positions are the dataset's noisy_indices, and the realised rate is
     the count over N."""
-    num = 400
+    num = 200
     ds = NoisyLabelDataset(fmnist(fmnist_root, num=num), noise_percent=percent)
     before = idx_labels(fmnist_root, num)
     after = np.array([int(ds[i]['data_samples'].gt_label)

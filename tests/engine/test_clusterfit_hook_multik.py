@@ -1,5 +1,6 @@
 """ClusterFitHook(num_clusters=[K1, K2]): one extraction, one label set per K,
 a multi-task N_cf, through the real Runner on real images."""
+import functools
 import json
 import os
 import os.path as osp
@@ -262,6 +263,16 @@ def test_multik_config_heads_match_its_k_list():
     assert dataset.dataset.pipeline[:-1] == cfg.train_pipeline[:-1]
 
 
+@functools.lru_cache(maxsize=1)
+def _single_k_hook_config():
+    from mmengine.config import Config
+
+    from tests.conftest import REPO
+    return Config.fromfile(osp.join(
+        REPO, 'configs', 'clusterfit',
+        'clusterfit-rotnet-k16000_resnet50_8xb32-steplr-105e_in1k.py'))
+
+
 @pytest.mark.parametrize('k', [1000, 4000, 16000])
 def test_table7_single_k_configs_read_their_k_label_set(k):
     """Table 7: one N_cf per K, each on the K's label set of one
@@ -274,8 +285,7 @@ def test_table7_single_k_configs_read_their_k_label_set(k):
     cfg = Config.fromfile(osp.join(
         folder, f'clusterfit-rotnet-k{k}-labelfile_resnet50_8xb32-steplr-'
         '105e_in1k.py'))
-    hook_cfg = Config.fromfile(osp.join(
-        folder, 'clusterfit-rotnet-k16000_resnet50_8xb32-steplr-105e_in1k.py'))
+    hook_cfg = _single_k_hook_config()
     assert cfg.custom_hooks == []
     assert cfg.model.head.type == 'LinearClsHead'
     assert cfg.model.head.num_classes == k
