@@ -6,8 +6,8 @@ trained from scratch) learns from the labels and from the soft predictions of
 a frozen teacher, which is any mmpretrain classifier given by its config and
 checkpoint::
 
-    loss = alpha * KL(softmax(t / T) || softmax(s / T))            # loss_distill
-           + (1 - alpha) * <the student head's own loss>           # loss_cls
+    loss = alpha * KL(softmax(t / T) || softmax(s / T))        # loss_distill
+           + (1 - alpha) * <the student head's own loss>       # loss_cls
 
 the plain convex combination of appendix A (``T = 20``, ``alpha = 0.75``).
 With a plain ``CrossEntropyLoss`` head the second term is ``CE(labels)``, i.e.
