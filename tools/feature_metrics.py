@@ -120,6 +120,7 @@ def main(argv=None) -> list:
         if 'Pi' in values:
             records.append(
                 record(args, layer, 'Pi', values['Pi'], k=values['k'],
+                       ceiling=values['Pi_max'],
                        distance=args.mixture_distance,
                        num_pre_classes=len(np.unique(pre_labels)),
                        num_eval_classes=len(np.unique(eval_labels)),

@@ -5,7 +5,7 @@ the default) or the metrics (``--out-item metrics``); ``--tta``, ``--amp``,
 ``--show-dir`` work as there.
 
 Examples:
-    python tools/test.py configs/benchmarks/linear-res5_resnet50_8xb32-steplr-28e_in1k.py \\
+    python tools/test.py configs/benchmarks/linear-res5-avg_resnet50_8xb32-steplr-28e_in1k.py \\
         work_dirs/linear/epoch_28.pth --out metrics.json --out-item metrics
     bash tools/dist_test.sh CONFIG CHECKPOINT 8
 """

@@ -21,12 +21,18 @@ L2-normalised features pass them normalised (the tool's ``--l2-normalize``).
   the count is normalised by k; class i itself is left out because it
   would always be its own nearest neighbour. The expected share under
   uniform mixing is ``C_eval / C`` as printed.
+* :func:`feature_mixture_ceiling` -- the largest Pi any features can have
+  for given ``C_pre``, ``C_eval`` and ``k``: ``top_k^eval(i) / k`` moves in
+  steps of ``1 / k`` and class i is not its own neighbour, while the target
+  share stays ``C_eval / C``, so Pi = 1 is out of reach in general (e.g.
+  14/15 = 0.9333 at C_pre = 6, C_eval = 4, k = 3). Report Pi beside it.
 * :func:`sl_mlp_metrics` -- all of the above for one layer in one call (the
   tool and training hooks use it).
 * :func:`clustering_agreement` -- NMI (arithmetic normalisation) and ARI of
   pseudo-labels (e.g. k-means cluster ids) against ground-truth labels, from
   scikit-learn.
 """
+from fractions import Fraction
 from typing import Dict, Optional
 
 import numpy as np
@@ -157,6 +163,48 @@ def feature_mixture(pre_feats: np.ndarray,
     return float(1 - np.abs(eval_share - expected).mean())
 
 
+def feature_mixture_ceiling(num_pre_classes: int, num_eval_classes: int,
+                            k: int) -> float:
+    """The largest value :func:`feature_mixture` can take.
+
+    Pi is ``1 - mean_i |e_i / k - C_eval / C|`` where ``e_i`` is the number
+    of eval-D classes among the k nearest other classes of class i. A pre-D
+    class has ``C_pre - 1`` other pre-D and ``C_eval`` eval-D classes to
+    choose from, an eval-D class ``C_pre`` and ``C_eval - 1``; each term is
+    smallest for the feasible ``e_i`` nearest ``k * C_eval / C``. The
+    ceiling is 1 minus the mean of those smallest terms: no neighbour
+    structure, hence no features, does better. (It is reached when the
+    per-class best counts can all be realised at once, as for the CIFAR-10
+    concept split's 6 + 4 classes with k = 3, where it is 14/15;
+    ``tests/evaluation/test_feature_metrics.py`` builds such features.)
+
+    Args:
+        num_pre_classes (int): ``C_pre >= 1``.
+        num_eval_classes (int): ``C_eval >= 1``.
+        k (int): Neighbouring classes, in ``[1, C - 1]``.
+
+    Returns:
+        float: The ceiling, in (0, 1].
+    """
+    num_pre, num_eval = int(num_pre_classes), int(num_eval_classes)
+    if num_pre < 1 or num_eval < 1:
+        raise ValueError('feature_mixture_ceiling needs at least one class '
+                         f'in each dataset, got C_pre={num_pre}, '
+                         f'C_eval={num_eval}')
+    total = num_pre + num_eval
+    if not 1 <= k < total:
+        raise ValueError(f'k={k} must be in [1, {total - 1}] (classes - 1)')
+    share = Fraction(num_eval, total)
+
+    def best_gap(other_pre: int, other_eval: int) -> Fraction:
+        low, high = max(0, k - other_pre), min(k, other_eval)
+        return min(abs(Fraction(e, k) - share) for e in range(low, high + 1))
+
+    gaps = (num_pre * best_gap(num_pre - 1, num_eval) +
+            num_eval * best_gap(num_pre, num_eval - 1))
+    return float(1 - gaps / total)
+
+
 def sl_mlp_metrics(pre_feats: np.ndarray,
                    pre_labels: np.ndarray,
                    eval_feats: Optional[np.ndarray] = None,
@@ -179,7 +227,9 @@ def sl_mlp_metrics(pre_feats: np.ndarray,
 
     Returns:
         dict: ``R`` (on pre-D), ``phi`` (pre-D), and with eval-D
-        ``phi_eval`` and (``k > 0``) ``Pi`` with ``k``, the k used.
+        ``phi_eval`` and (``k > 0``) ``Pi`` with ``k``, the k used, and
+        ``Pi_max``, the ceiling of Pi for these class counts and k
+        (:func:`feature_mixture_ceiling`).
     """
     out = dict(
         R=redundancy(pre_feats, center=center),
@@ -193,6 +243,9 @@ def sl_mlp_metrics(pre_feats: np.ndarray,
             out['k'] = min(int(k), total - 1)
             out['Pi'] = feature_mixture(pre_feats, pre_labels, eval_feats,
                                         eval_labels, out['k'], distance)
+            out['Pi_max'] = feature_mixture_ceiling(
+                len(np.unique(pre_labels)), len(np.unique(eval_labels)),
+                out['k'])
     return out
 
 

@@ -4,10 +4,13 @@
 # Live teacher by default (its checkpoint is loaded strictly when training
 # starts); configs/experiments/compress_cifar10.py uses a cached teacher
 # (paper section 3): model.teacher=None model.cached_teacher=<FeatureStore
-# of the teacher's res5 embeddings, indexed by dataset index>. The paper's recipe (SGD lr 0.01, momentum 0.9, weight
-# decay 1e-4, lr x0.2 at 90/130 and 120/130 of training, tau 0.04, EMA
-# 0.999) at batch 64 and 5 epochs; queue 1000 (half the 2000 training
-# images; 128k is a tenth of ImageNet).
+# of the teacher's res5 embeddings, indexed by dataset index>. The paper's
+# recipe (SGD lr 0.01, momentum 0.9, weight decay 1e-4, lr x0.2 at 90/130
+# and 120/130 of training, tau 0.04, EMA 0.999) at batch 64 and 5 epochs;
+# queue 1000 (half the 2000 training images; 128k is a tenth of ImageNet).
+# tau is per teacher in the paper (0.04 for MoCo / SimCLR projections, 0.007
+# for SwAV); this RotNet teacher's pooled post-ReLU res5 (cosines >= 0) has
+# no value of its own there, and the MoCo value is kept untuned.
 _base_ = [
     'mmpretrain::_base_/default_runtime.py',
     '../reproduction/_base_/cifar10-subset_resnet18_w16.py'
@@ -18,12 +21,8 @@ default_scope = 'mmpretrain'
 epochs = 5
 student_width = 7
 teacher_dim = 128
-model = dict(
-    type='CompRess',
-    anchors='2q',
-    queue_len=1000,
-    temperature=0.04,
-    momentum=0.001,
+# Teacher and student networks, shared with the Reg-BN baseline.
+teacher_and_student = dict(
     teacher=dict(
         config='configs/compress/rotnet_resnet18-w16_1xb64-coslr-6e_cifar10.py',
         checkpoint='work_dirs/compress_cifar10/teacher/epoch_6.pth',
@@ -39,6 +38,13 @@ model = dict(
         out_channels=teacher_dim,
         gap_dim=2,
         norm_cfg=None))
+model = dict(
+    type='CompRess',
+    anchors='2q',
+    queue_len=1000,
+    temperature=0.04,
+    momentum=0.001,
+    **teacher_and_student)
 
 train_dataloader = dict(
     batch_size=64,

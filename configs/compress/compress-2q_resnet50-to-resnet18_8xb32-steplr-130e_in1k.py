@@ -3,9 +3,18 @@
 # configs/clusterfit_rotnet.py; any mmpretrain config + checkpoint works,
 # loaded strictly) compressed into a ResNet-18 student. Student embedding:
 # globally pooled res5 (512-d) + a linear layer to the teacher's 2048-d res5.
-# Memory bank 128,000, momentum 0.999 (mmengine's EMA weight 0.001),
-# temperature 0.04. SGD lr 0.01, momentum 0.9, weight decay 1e-4, batch 256
-# (8 x 32), 130 epochs, lr x0.2 at epochs 90 and 120. ImageNet labels unused.
+# Memory bank 128,000, momentum 0.999 (mmengine's EMA weight 0.001). SGD lr
+# 0.01, momentum 0.9, weight decay 1e-4, batch 256 (8 x 32), 130 epochs, lr
+# x0.2 at epochs 90 and 120. ImageNet labels unused.
+# Temperature: tau is per teacher in the paper (section 4: 0.04 for its MoCo
+# and SimCLR teachers, whose embedding is the 128-d projection; 0.007 for
+# SwAV). The teacher here is a substitution: a ClusterFit N_cf whose
+# embedding is the globally pooled post-ReLU res5 (2048-d, all entries >= 0,
+# so every cosine similarity is >= 0 and the similarity distribution is
+# flatter than a projection's); the paper has no tau for such a teacher and
+# 0.04, its MoCo value, is kept untuned. The paper's own teacher set-up is
+# compress-2q_mocov2-resnet50-to-resnet18_8xb32-steplr-130e_in1k.py
+# (MoCo v2 teacher, its projection: teacher layer='neck').
 #   python tools/train.py configs/compress/compress-2q_resnet50-to-resnet18_8xb32-steplr-130e_in1k.py \
 #       --cfg-options model.teacher.checkpoint=<teacher .pth>
 # A cached teacher (section 3; a FeatureStore of teacher embeddings indexed
@@ -18,12 +27,9 @@ _base_ = [
 custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
 
 teacher_dim = 2048  # ResNet-50 res5
-model = dict(
-    type='CompRess',
-    anchors='2q',
-    queue_len=128000,
-    temperature=0.04,
-    momentum=0.001,  # = 1 - 0.999 (mmengine's EMA convention)
+# Teacher and student networks, shared with the Reg / Reg-BN baselines
+# (which swap only the model type and its loss).
+teacher_and_student = dict(
     teacher=dict(
         config='configs/clusterfit_rotnet.py',
         checkpoint='work_dirs/clusterfit_rotnet/epoch_105.pth',
@@ -40,6 +46,13 @@ model = dict(
         out_channels=teacher_dim,
         gap_dim=2,
         norm_cfg=None))
+model = dict(
+    type='CompRess',
+    anchors='2q',
+    queue_len=128000,
+    temperature=0.04,  # the paper's MoCo value (see above)
+    momentum=0.001,  # = 1 - 0.999 (mmengine's EMA convention)
+    **teacher_and_student)
 
 train_dataloader = dict(
     batch_size=32,

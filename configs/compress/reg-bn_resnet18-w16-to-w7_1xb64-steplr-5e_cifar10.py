@@ -5,13 +5,10 @@
 _base_ = ['./compress-2q_resnet18-w16-to-w7_1xb64-steplr-5e_cifar10.py']
 
 model = dict(
+    _base_.teacher_and_student,
     _delete_=True,
     type='EmbeddingRegression',
-    batch_norm=True,
-    teacher=_base_.model.teacher,
-    data_preprocessor=_base_.model.data_preprocessor,
-    backbone=_base_.model.backbone,
-    neck=_base_.model.neck)
+    batch_norm=True)
 optim_wrapper = dict(optimizer=dict(lr=0.1))
 param_scheduler = dict(milestones=[2, 4], gamma=0.1)
 custom_hooks = []

@@ -5,13 +5,10 @@
 _base_ = ['./compress-2q_resnet50-to-resnet18_8xb32-steplr-130e_in1k.py']
 
 model = dict(
+    _base_.teacher_and_student,
     _delete_=True,
     type='EmbeddingRegression',
-    batch_norm=True,
-    teacher=_base_.model.teacher,
-    data_preprocessor=_base_.model.data_preprocessor,
-    backbone=_base_.model.backbone,
-    neck=_base_.model.neck)
+    batch_norm=True)
 optim_wrapper = dict(optimizer=dict(lr=0.1))
 param_scheduler = dict(milestones=[40, 80], gamma=0.1)
 train_cfg = dict(max_epochs=100)

@@ -17,4 +17,11 @@ model = dict(
     'supervised-noise50_resnet50_8xb32-steplr-100e_in1k.py',
     teacher_checkpoint='work_dirs/'
     'supervised-noise50_resnet50_8xb32-steplr-100e_in1k/epoch_100.pth',
-    distill_loss=dict(type='DistillationLoss', temperature=20.0, alpha=0.75))
+    # Appendix A: softmax soft targets, T = 20, alpha = 0.75, the plain
+    # convex combination (temperature_squared=True: Hinton et al.'s T^2).
+    distill_loss=dict(
+        type='DistillationLoss',
+        temperature=20.0,
+        alpha=0.75,
+        soft_targets='softmax',
+        temperature_squared=False))

@@ -11,6 +11,7 @@ num_clusters = 96
 model = dict(
     data_preprocessor=dict(num_classes=num_clusters),
     head=dict(num_classes=num_clusters))
+data_preprocessor = dict(num_classes=num_clusters)  # the top-level copy
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,

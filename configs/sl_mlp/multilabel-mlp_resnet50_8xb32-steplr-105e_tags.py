@@ -1,5 +1,7 @@
 # Weakly-supervised ("hashtag") N_pre trained with the SL-MLP projector
-# before its multi-label classifier; the backbone is the N_pre feature.
+# before its classifier (the base's softmax over tags, MultiLabelSoftmaxLoss;
+# the sigmoid base multilabel-sigmoid_* works the same way); the backbone is
+# the N_pre feature.
 _base_ = [
     '../weakly_supervised/multilabel_resnet50_8xb32-steplr-105e_tags.py',
     './_base_/mlp_projector.py'

@@ -1,6 +1,9 @@
 # Small multi-label ("hashtag") N_pre used by the tests: the demo network as a
-# plain mmpretrain multi-label classifier on a MultiLabelDataset of grey
-# images (set data_root to a folder with meta/train.json and images/).
+# plain mmpretrain classifier on a MultiLabelDataset of grey images (set
+# data_root to a folder with meta/train.json and images/), trained as the
+# paper-scale weak-label N_pre: a softmax over the tags, target 1/k on each
+# of an image's k tags (MultiLabelSoftmaxLoss, Mahajan et al. 2018). The
+# sigmoid sibling: multilabel-sigmoid_resnet18-w16_1xb32-coslr-1e_tags-small.py.
 _base_ = ['../demo/_base_/fmnist_resnet18_w16.py']
 
 num_tags = 16
@@ -16,10 +19,10 @@ model = dict(
     backbone=_base_.backbone,
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
-        type='MultiLabelLinearClsHead',
+        type='LinearClsHead',  # softmax over the tags
         num_classes=num_tags,
         in_channels=128,
-        loss=dict(type='CrossEntropyLoss', use_sigmoid=True)))
+        loss=dict(type='MultiLabelSoftmaxLoss')))
 
 train_dataloader = dict(
     batch_size=32,

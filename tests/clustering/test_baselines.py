@@ -120,6 +120,41 @@ def test_per_label_matches_loop_over_labels(data):
         assert len(set(labels[result.labels == cid])) <= 1
 
 
+def test_per_label_known_answer_on_hand_built_features():
+    """Labels of 64, 16 and 4 images get sqrt-allocated 8, 4 and 2 of
+    K = 14 clusters. Label l's images sit, 8, 4 and 2 identical copies
+    each, on k_l basis vectors (label 0 on e0..e7, label 1 on e0..e3, the
+    same points as label 0's first four, label 2 on e8, e9), rows shuffled.
+    Per-label clustering must put every (label, point) group in a cluster
+    of its own, label l's within ids offset_l .. offset_l + k_l - 1
+    (offsets 0, 8, 12), with the point as centroid and zero objective;
+    plain k-means could not tell label 0's e0 from label 1's e0."""
+    assert allocate_clusters([64, 16, 4], 14).tolist() == [8, 4, 2]
+    points = {0: range(8), 1: range(4), 2: (8, 9)}
+    copies = {0: 8, 1: 4, 2: 2}
+    rows = [(label, point) for label, pts in points.items() for point in pts
+            for _ in range(copies[label])]
+    order = np.random.default_rng(0).permutation(len(rows))
+    rows = [rows[i] for i in order]
+    feats = np.zeros((len(rows), 10), dtype=np.float32)
+    feats[np.arange(len(rows)), [p for _, p in rows]] = 1
+    labels = np.array([label for label, _ in rows])
+    result = per_label_clusters(feats, labels, 14, seed=0, init='k-means++',
+                                num_iters=5)
+    ids = {}
+    for (label, point), cid in zip(rows, result.labels.tolist()):
+        assert ids.setdefault((label, point), cid) == cid
+    assert len(set(ids.values())) == 14  # every group a cluster of its own
+    ranges = {0: range(0, 8), 1: range(8, 12), 2: range(12, 14)}
+    for (label, point), cid in ids.items():
+        assert cid in ranges[label]
+        expected = np.zeros(10)
+        expected[point] = 1
+        np.testing.assert_allclose(result.centroids[cid], expected,
+                                   atol=1e-6)
+    assert result.final_objective == pytest.approx(0, abs=1e-6)
+
+
 def test_per_label_finds_subclusters_of_each_label():
     # 12 components, labels group them in threes: per-label clustering with
     # K=12 (3 per label, equal sizes) recovers the components.

@@ -77,12 +77,39 @@ def _store(root, num, dim):
     return root
 
 
+def _kl_by_hand(tq, ta, sq, sa, tau):
+    """mean_i sum_j p_t log(p_t / p_s), p = softmax_j(cos(q_i, a_j) / tau),
+    in float64 with explicit normalisation and log-sum-exp."""
+    def log_probs(q, a):
+        q = q.double() / q.double().norm(dim=1, keepdim=True)
+        a = a.double() / a.double().norm(dim=1, keepdim=True)
+        logits = q @ a.T / tau
+        return logits - logits.logsumexp(dim=1, keepdim=True)
+    log_t, log_s = log_probs(tq, ta), log_probs(sq, sa)
+    return float((log_t.exp() * (log_t - log_s)).sum(dim=1).mean())
+
+
+def _bn_by_hand(x):
+    """Batch statistics only, biased variance, eps 1e-5 (Reg-BN)."""
+    x = x.double()
+    return (x - x.mean(0)) / (x.var(0, unbiased=False) + 1e-5).sqrt()
+
+
 @pytest.mark.parametrize('name', list(CIFAR))
-def test_cifar_configs_build_and_train_a_step(tmp_path, name):
+def test_cifar_configs_train_two_steps_with_the_loss_by_hand(tmp_path, name):
+    """The CIFAR configs' models on two batches of a cached teacher: each
+    step's loss equals the loss written out by hand on the same batch
+    (CompRess: 0 on empty queues, then the KL over the first batch as
+    anchors; Reg-BN: the squared error of the batch-normalised
+    embeddings)."""
+    from mmpretrain.structures import DataSample
     cfg = Config.fromfile(osp.join(CFG, CIFAR[name]))
     assert cfg.model.type == name.replace('1q', '')
     cfg.model.teacher = None
     cfg.model.cached_teacher = _store(str(tmp_path / 'store'), 1000, 128)
+    bank = torch.from_numpy(np.random.default_rng(0).normal(
+        size=(1000, 128)).astype(np.float32))  # what _store wrote
+    torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     if name == 'CompRess1q':
         assert model.anchors == '1q'
@@ -91,18 +118,102 @@ def test_cifar_configs_build_and_train_a_step(tmp_path, name):
     assert teacher_params / student >= 4
     model.train()
     images = torch.randint(0, 256, (2, 8, 3, 32, 32)).float()
-    losses = []
+    idx = [[3 + 5 * i for i in range(8)], [400 + 7 * i for i in range(8)]]
+    embeddings = []
     for step in range(2):
-        from mmpretrain.structures import DataSample
-        samples = [DataSample(metainfo=dict(sample_idx=step * 8 + i))
-                   for i in range(8)]
+        samples = [DataSample(metainfo=dict(sample_idx=i))
+                   for i in idx[step]]
         data = model.data_preprocessor(
             dict(inputs=images[step].to(torch.uint8), data_samples=samples),
             True)
+        with torch.no_grad():  # the student's embedding of this batch
+            embeddings.append(model.neck(model.backbone(data['inputs']))[0])
         loss = model.loss(data['inputs'], data['data_samples'])['loss']
-        loss.backward()
-        losses.append(loss.item())
-    assert np.isfinite(losses).all() and losses[-1] > 0
+        loss.backward()  # no optimiser step: the student stays as built
+        teacher = bank[idx[step]]
+        if name == 'EmbeddingRegression':
+            expected = float(((_bn_by_hand(embeddings[step]) -
+                               _bn_by_hand(teacher))**2).mean())
+        elif step == 0:
+            expected = 0.0  # empty queues: nothing to compare with yet
+        else:
+            # Anchors: the first batch, the teacher's embeddings and the
+            # (momentum copy of the unchanged) student's, or for 1q the
+            # teacher's for both.
+            teacher_anchors = bank[idx[0]]
+            student_anchors = (teacher_anchors if name == 'CompRess1q'
+                               else embeddings[0])
+            expected = _kl_by_hand(teacher, teacher_anchors, embeddings[1],
+                                   student_anchors, cfg.model.temperature)
+        assert loss.item() == pytest.approx(expected, rel=1e-4, abs=1e-7)
+    assert expected > 0
+
+
+def test_mocov2_teacher_configs_use_its_projection_at_tau_004():
+    """Section 4: MoCo teachers at tau 0.04, the embedding being MoCo's
+    128-d projection (the teacher's neck), the student projected to it."""
+    name = ('compress-{}_mocov2-resnet50-to-resnet18_8xb32-steplr-130e_'
+            'in1k.py')
+    cfg = Config.fromfile(osp.join(CFG, name.format('2q')))
+    assert cfg.model.anchors == '2q'
+    assert cfg.model.temperature == 0.04
+    assert cfg.model.teacher.layer == 'neck'
+    teacher = Config.fromfile(osp.join(REPO, cfg.model.teacher.config))
+    assert teacher.model.type == 'MoCo'
+    assert teacher.model.neck.out_channels == 128
+    assert cfg.model.neck.out_channels == 128
+    # Everything but the teacher is the base recipe.
+    base = Config.fromfile(osp.join(CFG, IN1K['2q']))
+    mine, ref = cfg.to_dict(), base.to_dict()
+    for d in (mine, ref):
+        for key in ('teacher_and_student', 'teacher_dim'):
+            d.pop(key)
+        d['model'].pop('teacher')
+        d['model']['neck'].pop('out_channels')
+    assert mine == ref
+    # Ours-1q: the same with the teacher's anchors.
+    one_q = Config.fromfile(osp.join(CFG, name.format('1q'))).to_dict()
+    assert one_q['model'].pop('anchors') == '1q'
+    two_q = cfg.to_dict()
+    two_q['model'].pop('anchors')
+    assert one_q == two_q
+
+
+def test_moco_teacher_embedding_is_its_projection(tmp_path):
+    """teacher layer='neck' on a (tiny) mmpretrain MoCo: the embedding is
+    fc2(ReLU(fc1(avgpool(res5)))) computed by hand from the neck's weights,
+    not the pooled res5."""
+    from .helpers import PREPROCESSOR, cifar_resnet, student_cfg
+    moco = dict(
+        type='MoCo', queue_len=8, feat_dim=16, momentum=0.001,
+        backbone=cifar_resnet(8),
+        neck=dict(type='MoCoV2Neck', in_channels=64, hid_channels=32,
+                  out_channels=16, with_avg_pool=True),
+        head=dict(type='ContrastiveHead',
+                  loss=dict(type='CrossEntropyLoss'), temperature=0.2),
+        data_preprocessor=PREPROCESSOR)
+    config = str(tmp_path / 'moco.py')
+    Config(dict(model=moco, default_scope='mmpretrain')).dump(config)
+    torch.manual_seed(0)
+    net = MODELS.build(moco)
+    checkpoint = str(tmp_path / 'moco.pth')
+    torch.save(dict(state_dict=net.state_dict()), checkpoint)
+    cfg = student_cfg(teacher=dict(config=config, checkpoint=checkpoint,
+                                   layer='neck'))
+    cfg['neck']['out_channels'] = 16
+    model = MODELS.build(cfg)
+    model.init_weights()
+    assert model.teacher_dim == 16
+    x = torch.randn(3, 3, 16, 16)
+    net.eval()  # the teacher runs in eval mode
+    with torch.no_grad():
+        got = model.teacher_embedding(x)
+        res5 = net.backbone(x)[-1].double().mean(dim=(2, 3))
+        fc1, fc2 = net.neck.mlp[0], net.neck.mlp[2]
+        hidden = torch.relu(res5 @ fc1.weight.double().T +
+                            fc1.bias.double())
+        expected = hidden @ fc2.weight.double().T + fc2.bias.double()
+    torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_cifar_teacher_and_student_sizes():

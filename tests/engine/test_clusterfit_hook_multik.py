@@ -1,5 +1,6 @@
 """ClusterFitHook(num_clusters=[K1, K2]): one extraction, one label set per K,
 a multi-task N_cf, through the real Runner on real images."""
+import functools
 import json
 import os
 import os.path as osp
@@ -246,8 +247,8 @@ def test_multik_config_heads_match_its_k_list():
     from cf_mm.engine.hooks.clusterfit_hook import make_label_sets
     from tests.conftest import REPO
     cfg = Config.fromfile(osp.join(
-        REPO, 'configs', 'clusterfit', 'clusterfit-rotnet-k1000-4000-16000_'
-        'resnet50_8xb32-steplr-105e_in1k.py'))
+        REPO, 'configs', 'clusterfit', 'clusterfit-multik-multitask-rotnet-'
+        'k1000-4000-16000_resnet50_8xb32-steplr-105e_in1k.py'))
     hook = cfg.custom_hooks[0]
     assert hook.num_clusters == [1000, 4000, 16000]
     label_sets = make_label_sets(hook.num_clusters, hook.get('task_name'),
@@ -260,3 +261,49 @@ def test_multik_config_heads_match_its_k_list():
     assert list(dataset.task_names) == [s.task_name for s in label_sets]
     assert dataset.dataset.pipeline[-1].type == 'PackMultiTaskInputs'
     assert dataset.dataset.pipeline[:-1] == cfg.train_pipeline[:-1]
+
+
+@functools.lru_cache(maxsize=1)
+def _single_k_hook_config():
+    from mmengine.config import Config
+
+    from tests.conftest import REPO
+    return Config.fromfile(osp.join(
+        REPO, 'configs', 'clusterfit',
+        'clusterfit-rotnet-k16000_resnet50_8xb32-steplr-105e_in1k.py'))
+
+
+@pytest.mark.parametrize('k', [1000, 4000, 16000])
+def test_table7_single_k_configs_read_their_k_label_set(k):
+    """Table 7: one N_cf per K, each on the K's label set of one
+    extraction (tools/cluster.py -k 1000,4000,16000 writes <out>/k<K>), K
+    set in head, preprocessor and dataset; no hook, no multi-task head."""
+    from mmengine.config import Config
+
+    from tests.conftest import REPO
+    folder = osp.join(REPO, 'configs', 'clusterfit')
+    cfg = Config.fromfile(osp.join(
+        folder, f'clusterfit-rotnet-k{k}-labelfile_resnet50_8xb32-steplr-'
+        '105e_in1k.py'))
+    hook_cfg = _single_k_hook_config()
+    assert cfg.custom_hooks == []
+    assert cfg.model.head.type == 'LinearClsHead'
+    assert cfg.model.head.num_classes == k
+    assert cfg.data_preprocessor.num_classes == k
+    dataset = cfg.train_dataloader.dataset
+    assert dataset.type == 'PseudoLabelDataset'
+    assert dataset.num_clusters == k
+    assert dataset.label_files == (
+        f'work_dirs/clusterfit-rotnet-k1000-4000-16000/k{k}')
+    # Everything else is the single-K N_cf with its hook (same data, model,
+    # schedule): only K and where the labels come from differ.
+    mine, ref = cfg.to_dict(), hook_cfg.to_dict()
+    for d in (mine, ref):
+        d['model']['head'].pop('num_classes')
+        d['data_preprocessor'].pop('num_classes')
+        for key in ('num_clusters', 'label_files'):
+            d['train_dataloader']['dataset'].pop(key, None)
+            d.pop(key, None)
+        d.pop('custom_hooks')
+        d.pop('clusterfit_hook')
+    assert mine == ref

@@ -18,7 +18,7 @@ def thirds(epochs):
 
 @pytest.mark.parametrize('name,epochs', [
     ('linear-multilayer_resnet50_8xb32-steplr-28e_in1k.py', 28),
-    ('linear-res5_resnet50_8xb32-steplr-28e_in1k.py', 28),
+    ('linear-res5-avg_resnet50_8xb32-steplr-28e_in1k.py', 28),
     ('linear-multilayer_resnet50_8xb32-steplr-14e_places205.py', 14),
     ('linear-multilayer_resnet18-w16_1xb256-steplr-12e_fmnist.py', 12),
 ])

@@ -1,13 +1,17 @@
-"""SL-MLP feature metrics and NMI/ARI against slow references."""
+"""SL-MLP feature metrics and NMI/ARI against slow references and
+hand-built known answers."""
+import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from cf_mm.evaluation.feature_metrics import (clustering_agreement,
                                               discriminative_ratio,
-                                              feature_mixture, redundancy,
-                                              sl_mlp_metrics)
+                                              feature_mixture,
+                                              feature_mixture_ceiling,
+                                              redundancy, sl_mlp_metrics)
 
 
 def test_redundancy_matches_corrcoef_and_loop():
@@ -140,6 +144,105 @@ def test_feature_mixture_known_answer_separated_domains():
         feature_mixture(pre, labels, ev, labels, k=6)
 
 
+def _two_samples_per_class(centres):
+    """Two samples per class, at centre +- 0.1 along an extra axis, so the
+    class mean is the centre; labels 0 .. len(centres) - 1."""
+    centres = np.asarray(centres, dtype=np.float64)
+    extra = np.array([[0.1], [-0.1]])
+    feats = np.concatenate([
+        np.hstack([np.repeat(c[None], 2, axis=0), extra]) for c in centres])
+    return feats, np.repeat(np.arange(len(centres)), 2)
+
+
+def test_feature_mixture_known_answer_by_hand():
+    """Class centres on a line: pre-D at 0, 1, 3, eval-D at 10, 12, so
+    C_eval / C = 2/5.
+    k = 1: every pre class's nearest class is a pre class (share 0, off by
+    2/5), every eval class's an eval class (share 1, off by 3/5):
+    Pi = 1 - (3 * 2/5 + 2 * 3/5) / 5 = 0.52.
+    k = 2: pre 0 -> {1, 3}, pre 1 -> {0, 3}, pre 3 -> {1, 0}: share 0;
+    eval 10 -> {12, 3}, eval 12 -> {10, 3}: share 1/2, off by 1/10:
+    Pi = 1 - (3 * 2/5 + 2 * 1/10) / 5 = 0.72."""
+    pre, pre_labels = _two_samples_per_class([[0.0], [1.0], [3.0]])
+    ev, ev_labels = _two_samples_per_class([[10.0], [12.0]])
+    assert feature_mixture(pre, pre_labels, ev, ev_labels, k=1) == \
+        pytest.approx(0.52)
+    assert feature_mixture(pre, pre_labels, ev, ev_labels, k=2) == \
+        pytest.approx(0.72)
+
+
+def _brute_force_ceiling(num_pre, num_eval, k, joint):
+    """max over neighbour sets of 1 - mean_i |e_i / k - C_eval / C|, by
+    enumerating every k-subset of the other classes for every class
+    (``joint``: every combination of one subset per class, as a whole)."""
+    total = num_pre + num_eval
+    share = Fraction(num_eval, total)
+    options = []
+    for i in range(total):
+        others = [j for j in range(total) if j != i]
+        options.append([abs(Fraction(sum(j >= num_pre for j in subset), k)
+                            - share)
+                        for subset in itertools.combinations(others, k)])
+    if joint:
+        best = min(sum(choice) for choice in itertools.product(*options))
+    else:
+        best = sum(min(gaps) for gaps in options)
+    return 1 - best / total
+
+
+@pytest.mark.parametrize('num_pre,num_eval,k,joint', [
+    (3, 2, 1, True), (3, 2, 2, True), (2, 3, 3, True), (4, 1, 2, True),
+    (2, 2, 1, True)] + [(6, 4, k, False) for k in range(1, 10)] + [
+    (3, 7, 4, False), (8, 3, 5, False)])
+def test_feature_mixture_ceiling_is_the_brute_force_maximum(
+        num_pre, num_eval, k, joint):
+    assert feature_mixture_ceiling(num_pre, num_eval, k) == pytest.approx(
+        float(_brute_force_ceiling(num_pre, num_eval, k, joint)), abs=1e-12)
+
+
+def _embed(distances):
+    """Points with the given Euclidean distances (classical MDS)."""
+    sq = np.asarray(distances, dtype=np.float64)**2
+    n = len(sq)
+    centring = np.eye(n) - 1.0 / n
+    gram = -0.5 * centring @ sq @ centring
+    values, vectors = np.linalg.eigh(gram)
+    assert values.min() > -1e-9  # a Euclidean distance matrix
+    points = vectors * np.sqrt(np.clip(values, 0, None))
+    got = np.sqrt(((points[:, None] - points[None])**2).sum(-1))
+    np.testing.assert_allclose(got, distances, atol=1e-9)
+    return points
+
+
+def test_feature_mixture_reaches_its_ceiling_at_the_reported_c_and_k():
+    """docs/sl_mlp.md reports Pi for 6 pre-D + 4 eval-D classes, k = 3:
+    the ceiling is 1 - |1/3 - 2/5| = 14/15 (every class with exactly one
+    eval-D class among its 3 nearest). Hand-built features reach it: two
+    far-apart groups {p1, p2, p3, e1, e2}, all distances about 1, with
+    p1, p2 -> e1 and p3 -> e2 at 0.99 (each pre class's one eval
+    neighbour), e1 <-> e2 at 1, and p3-e1, p2-e2 at 1.01, p1-e2 at 1.005
+    (so e1's neighbours are p1, p2, e2 and e2's are p3, e1, p1)."""
+    assert feature_mixture_ceiling(6, 4, 3) == pytest.approx(14 / 15)
+    order = ['p1', 'p2', 'p3', 'e1', 'e2']
+    pair = {('p1', 'e1'): 0.99, ('p2', 'e1'): 0.99, ('p3', 'e2'): 0.99,
+            ('p3', 'e1'): 1.01, ('p2', 'e2'): 1.01, ('p1', 'e2'): 1.005}
+    dist = np.ones((5, 5)) - np.eye(5)
+    for (a, b), d in pair.items():
+        dist[order.index(a), order.index(b)] = d
+        dist[order.index(b), order.index(a)] = d
+    group = _embed(dist)  # (5, 5), the points of one group
+    far = np.zeros((1, 5))
+    far[0, 0] = 100.0
+    pre_centres = np.concatenate([group[:3], group[:3] + far])
+    eval_centres = np.concatenate([group[3:], group[3:] + far])
+    pre, pre_labels = _two_samples_per_class(pre_centres)
+    ev, ev_labels = _two_samples_per_class(eval_centres)
+    assert feature_mixture(pre, pre_labels, ev, ev_labels, k=3) == \
+        pytest.approx(14 / 15)
+    out = sl_mlp_metrics(pre, pre_labels, ev, ev_labels, k=3)
+    assert out['Pi'] == pytest.approx(out['Pi_max'])
+
+
 def reference_agreement(pseudo, labels):
     """NMI (arithmetic mean of the entropies) and ARI from their textbook
     definitions, with explicit loops over the contingency table."""
@@ -214,7 +317,8 @@ def test_sl_mlp_metrics_is_the_individual_metrics():
         phi=discriminative_ratio(pre, pre_labels),
         phi_eval=discriminative_ratio(ev, ev_labels),
         k=7,
-        Pi=feature_mixture(pre, pre_labels, ev, ev_labels, 7))
+        Pi=feature_mixture(pre, pre_labels, ev, ev_labels, 7),
+        Pi_max=feature_mixture_ceiling(5, 3, 7))
     assert sl_mlp_metrics(pre, pre_labels, center=False) == dict(
         R=redundancy(pre, center=False),
         phi=discriminative_ratio(pre, pre_labels))

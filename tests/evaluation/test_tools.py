@@ -373,6 +373,11 @@ def test_feature_metrics_from_a_model_on_two_class_disjoint_datasets(
         [r['value'] for r in records])
     assert [r['num_eval_classes'] for r in records if r['metric'] == 'Pi'
             ] == [2, 2]
+    # Pi's ceiling at 3 + 2 classes, k = 2: a pre class sees 0, 1 or 2 of
+    # the 2 eval classes (best 1/2, off by 1/10 from 2/5), an eval class 0
+    # or 1 of its 1 other (best 1/2): 1 - 1/10.
+    assert [r['ceiling'] for r in records if r['metric'] == 'Pi'
+            ] == pytest.approx([0.9, 0.9])
     # The same dataset twice is not a pre-D / eval-D pair.
     with pytest.raises(ValueError, match='share the classes'):
         run_tool('feature_metrics.py', common + [

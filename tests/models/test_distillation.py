@@ -40,77 +40,161 @@ def _sigmoid(v):
     return 1.0 / (1.0 + math.exp(-v))
 
 
-def reference_single_label(s, t, labels, T, alpha):
-    B, C = len(s), len(s[0])
-    kl_sum, ce_sum = 0.0, 0.0
-    for b in range(B):
-        p, q = _softmax(t[b], T), _softmax(s[b], T)
-        for c in range(C):
-            kl_sum += p[c] * math.log(p[c] / q[c])
-        ce_sum += -math.log(_softmax(s[b], 1.0)[labels[b]])
-    return alpha * T * T * kl_sum / B + (1 - alpha) * ce_sum / B
+def _soft_kl(s_row, t_row, T, soft):
+    """KL of one sample, summed over classes."""
+    total = 0.0
+    if soft == 'softmax':
+        p, q = _softmax(t_row, T), _softmax(s_row, T)
+        for c in range(len(s_row)):
+            total += p[c] * math.log(p[c] / q[c])
+        return total
+    for c in range(len(s_row)):
+        p, q = _sigmoid(t_row[c] / T), _sigmoid(s_row[c] / T)
+        total += p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+    return total
 
 
-def reference_multi_label(s, t, labels, T, alpha):
-    B, C = len(s), len(s[0])
-    kl_sum, bce_sum = 0.0, 0.0
-    for b in range(B):
-        for c in range(C):
-            p, q = _sigmoid(t[b][c] / T), _sigmoid(s[b][c] / T)
-            kl_sum += p * math.log(p / q) + (1 - p) * math.log(
-                (1 - p) / (1 - q))
-            y, r = labels[b][c], _sigmoid(s[b][c])
-            bce_sum += -(y * math.log(r) + (1 - y) * math.log(1 - r))
-    # Summed over classes, averaged over the batch (MultiLabelClsHead).
-    return alpha * T * T * kl_sum / B + (1 - alpha) * bce_sum / B
+def _hard(s_row, label, hard):
+    """Label loss of one sample: softmax CE (an int label, or a multi-hot
+    list whose k labels get 1/k each, Mahajan et al.) or sigmoid BCE."""
+    if hard == 'sigmoid':
+        total = 0.0
+        for c, y in enumerate(label):
+            r = _sigmoid(s_row[c])
+            total += -(y * math.log(r) + (1 - y) * math.log(1 - r))
+        return total
+    q = _softmax(s_row, 1.0)
+    if isinstance(label, int):
+        return -math.log(q[label])
+    k = sum(label)
+    return -sum(y / k * math.log(q[c]) for c, y in enumerate(label))
+
+
+def reference(s, t, labels, T, alpha, soft='softmax', hard='softmax',
+              t_squared=False):
+    """alpha * [T^2] * KL + (1 - alpha) * label loss, each summed over
+    classes and averaged over the batch (mmpretrain's heads)."""
+    B = len(s)
+    kl = sum(_soft_kl(s[b], t[b], T, soft) for b in range(B)) / B
+    ce = sum(_hard(s[b], labels[b], hard) for b in range(B)) / B
+    return alpha * (T * T if t_squared else 1.0) * kl + (1 - alpha) * ce
+
+
+def reference_single_label(s, t, labels, T, alpha, t_squared=False):
+    return reference(s, t, labels, T, alpha, t_squared=t_squared)
+
+
+def reference_multi_label(s, t, labels, T, alpha, soft='softmax'):
+    """A multi-label (sigmoid BCE) student of a multi-label teacher."""
+    return reference(s, t, labels, T, alpha, soft=soft, hard='sigmoid')
+
+
+def test_paper_values_by_hand():
+    """Appendix A's plain convex combination on a 2-class known answer:
+    student logits 0, teacher logits (20 ln 3, 0) -> p = (3/4, 1/4),
+    q = (1/2, 1/2), KL = 3/4 ln(3/2) + 1/4 ln(1/2); CE(label 0) = ln 2."""
+    s = torch.zeros(1, 2, dtype=torch.float64)
+    t = torch.tensor([[20 * math.log(3), 0.0]], dtype=torch.float64)
+    kl = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+    label = torch.zeros(1, dtype=torch.long)
+    assert distillation_loss(s, t, label).item() == pytest.approx(
+        0.75 * kl + 0.25 * math.log(2), rel=1e-12)
+    assert distillation_loss(s, t, label, temperature_squared=True).item() \
+        == pytest.approx(0.75 * 400 * kl + 0.25 * math.log(2), rel=1e-12)
 
 
 @pytest.mark.parametrize('T,alpha', [(20.0, 0.75), (1.0, 0.5), (4.0, 1.0),
                                      (3.0, 0.0)])
-def test_single_label_loss_matches_explicit_reference(T, alpha):
+@pytest.mark.parametrize('t_squared', [False, True])
+def test_single_label_loss_matches_explicit_reference(T, alpha, t_squared):
     gen = torch.Generator().manual_seed(int(T * 10 + alpha * 4))
     s = 3 * torch.randn(6, 5, generator=gen, dtype=torch.float64)
     t = 3 * torch.randn(6, 5, generator=gen, dtype=torch.float64)
     labels = torch.randint(5, (6, ), generator=gen)
     expected = reference_single_label(s.tolist(), t.tolist(),
-                                      labels.tolist(), T, alpha)
-    got = distillation_loss(s, t, labels, temperature=T, alpha=alpha)
+                                      labels.tolist(), T, alpha, t_squared)
+    got = distillation_loss(s, t, labels, temperature=T, alpha=alpha,
+                            temperature_squared=t_squared)
     assert got.item() == pytest.approx(expected, rel=1e-10, abs=1e-12)
     # The registered loss and float32 give the same value.
     loss = MODELS.build(dict(type='DistillationLoss', temperature=T,
-                             alpha=alpha))
+                             alpha=alpha, temperature_squared=t_squared))
     got32 = loss(s.float(), t.float(), labels)
     assert got32.item() == pytest.approx(expected, rel=1e-4, abs=1e-6)
 
 
 @pytest.mark.parametrize('T,alpha', [(20.0, 0.75), (1.0, 0.5), (2.0, 1.0)])
-def test_multi_label_loss_matches_explicit_reference(T, alpha):
+@pytest.mark.parametrize('soft', ['softmax', 'sigmoid'])
+def test_multi_label_loss_matches_explicit_reference(T, alpha, soft):
     gen = torch.Generator().manual_seed(int(T * 10 + alpha * 4))
     s = 3 * torch.randn(4, 7, generator=gen, dtype=torch.float64)
     t = 3 * torch.randn(4, 7, generator=gen, dtype=torch.float64)
     labels = (torch.rand(4, 7, generator=gen) < 0.3).long()
+    labels[:, 0] = 1  # every image has a tag
+    # Sigmoid BCE hard term (the opt-in sigmoid N_pre's head).
     expected = reference_multi_label(s.tolist(), t.tolist(),
-                                     labels.tolist(), T, alpha)
+                                     labels.tolist(), T, alpha, soft)
     got = distillation_loss(s, t, labels, temperature=T, alpha=alpha,
-                            multi_label=True)
+                            soft_targets=soft, multi_label=True)
+    assert got.item() == pytest.approx(expected, rel=1e-10, abs=1e-12)
+    # Softmax over the tags (the default weak-label N_pre's head).
+    expected = reference(s.tolist(), t.tolist(), labels.tolist(), T, alpha,
+                         soft=soft, hard='softmax')
+    got = distillation_loss(s, t, labels, temperature=T, alpha=alpha,
+                            soft_targets=soft)
     assert got.item() == pytest.approx(expected, rel=1e-10, abs=1e-12)
 
 
-def test_soft_gradient_is_T_times_q_minus_p_over_batch():
-    """Hinton et al., eq. 2: d(T^2 KL)/ds = T (q - p), here / B."""
+def test_multi_label_softmax_loss_is_mahajans_softmax_over_tags():
+    """MultiLabelSoftmaxLoss against the loop reference: an image with k
+    tags has target 1/k on each; one-hot rows and class indices give the
+    plain cross-entropy; avg_factor and sample weights as mmpretrain."""
+    gen = torch.Generator().manual_seed(3)
+    s = 2 * torch.randn(5, 6, generator=gen, dtype=torch.float64)
+    hot = (torch.rand(5, 6, generator=gen) < 0.4).long()
+    hot[:, 2] = 1
+    loss = MODELS.build(dict(type='MultiLabelSoftmaxLoss'))
+    per_sample = [_hard(s[b].tolist(), hot[b].tolist(), 'softmax')
+                  for b in range(5)]
+    assert loss(s, hot).item() == pytest.approx(sum(per_sample) / 5,
+                                                rel=1e-12)
+    assert loss(s, hot, avg_factor=2).item() == pytest.approx(
+        sum(per_sample) / 2, rel=1e-12)
+    weight = torch.tensor([1.0, 0.0, 2.0, 1.0, 0.5])
+    assert loss(s, hot, weight=weight, reduction_override='sum').item() == \
+        pytest.approx(sum(w * v for w, v in zip(weight.tolist(), per_sample)),
+                      rel=1e-6)
+    labels = torch.tensor([0, 5, 2, 2, 1])
+    one_hot = torch.nn.functional.one_hot(labels, 6)
+    plain = sum(-math.log(_softmax(s[b].tolist(), 1.0)[labels[b]])
+                for b in range(5)) / 5
+    assert loss(s, one_hot).item() == pytest.approx(plain, rel=1e-12)
+    assert loss(s, labels).item() == pytest.approx(plain, rel=1e-12)
+    with pytest.raises(ValueError, match=r'batch positions \[1\]'):
+        loss(s[:2], torch.tensor([[1, 0, 0, 0, 0, 0], [0] * 6]))
+    with pytest.raises(ValueError, match='to_onehot=True'):
+        loss(s, hot[:, :4])
+
+
+@pytest.mark.parametrize('t_squared', [False, True])
+def test_soft_gradient_is_q_minus_p_over_T_or_T_times_it(t_squared):
+    """Hinton et al., eq. 2: d(T^2 KL)/ds = T (q - p); without the factor
+    (appendix A's plain combination) it is (q - p) / T; both / B here."""
     T, B = 20.0, 4
     gen = torch.Generator().manual_seed(1)
     s = torch.randn(B, 5, generator=gen, dtype=torch.float64,
                     requires_grad=True)
     t = torch.randn(B, 5, generator=gen, dtype=torch.float64)
     distillation_loss(s, t, torch.zeros(B, dtype=torch.long),
-                      temperature=T, alpha=1.0).backward()
+                      temperature=T, alpha=1.0,
+                      temperature_squared=t_squared).backward()
+    scale = T if t_squared else 1 / T
     for b in range(B):
         p = _softmax(t[b].tolist(), T)
         q = _softmax(s[b].tolist(), T)
         for c in range(5):
             assert s.grad[b, c].item() == pytest.approx(
-                T * (q[c] - p[c]) / B, rel=1e-9, abs=1e-15)
+                scale * (q[c] - p[c]) / B, rel=1e-9, abs=1e-15)
 
 
 def test_loss_rejects_bad_parameters_and_shapes():
@@ -123,6 +207,8 @@ def test_loss_rejects_bad_parameters_and_shapes():
     with pytest.raises(ValueError, match=r'\(2, 3\).*\(2, 4\)'):
         distillation_loss(s, torch.zeros(2, 4),
                           torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match="soft_targets.*'tempered'"):
+        MODELS.build(dict(type='DistillationLoss', soft_targets='tempered'))
 
 
 # ----------------------------------------------------------------------
@@ -132,18 +218,23 @@ def backbone():
                 stem_channels=8, base_channels=8, out_indices=(3, ))
 
 
-def head(num_classes=NUM_CLASSES, multi_label=False):
-    if multi_label:
+def head(num_classes=NUM_CLASSES, kind='single'):
+    """``single``: softmax CE on class ids; ``tag_softmax``: one softmax
+    over tags (MultiLabelSoftmaxLoss, the default weak-label N_pre);
+    ``multi``: sigmoid BCE (MultiLabelLinearClsHead, the opt-in one)."""
+    if kind == 'multi':
         return dict(type='MultiLabelLinearClsHead', num_classes=num_classes,
                     in_channels=64,
                     loss=dict(type='CrossEntropyLoss', use_sigmoid=True))
+    loss = dict(type='MultiLabelSoftmaxLoss' if kind == 'tag_softmax' else
+                'CrossEntropyLoss')
     return dict(type='LinearClsHead', num_classes=num_classes,
-                in_channels=64, loss=dict(type='CrossEntropyLoss'))
+                in_channels=64, loss=loss)
 
 
-def preprocessor(multi_label=False, mean=MEAN):
+def preprocessor(kind='single', mean=MEAN):
     return dict(type='ClsDataPreprocessor', mean=mean, std=STD, to_rgb=True,
-                num_classes=NUM_CLASSES, to_onehot=multi_label)
+                num_classes=NUM_CLASSES, to_onehot=kind != 'single')
 
 
 def student_model(**fields):
@@ -154,7 +245,7 @@ def student_model(**fields):
     return model
 
 
-def write_teacher(tmp_path, name='teacher', multi_label=False, seed=0,
+def write_teacher(tmp_path, name='teacher', kind='single', seed=0,
                   num_classes=NUM_CLASSES):
     """A classifier config (normalisation in the top-level
     data_preprocessor, as mmpretrain's configs have it) and a checkpoint."""
@@ -163,8 +254,8 @@ def write_teacher(tmp_path, name='teacher', multi_label=False, seed=0,
     Config(dict(
         model=dict(type='ImageClassifier', backbone=backbone(),
                    neck=dict(type='GlobalAveragePooling'),
-                   head=head(num_classes, multi_label)),
-        data_preprocessor=preprocessor(multi_label),
+                   head=head(num_classes, kind)),
+        data_preprocessor=preprocessor(kind),
         default_scope='mmpretrain')).dump(cfg_path)
     torch.manual_seed(seed)
     teacher = build_extraction_model(cfg_path)
@@ -173,14 +264,14 @@ def write_teacher(tmp_path, name='teacher', multi_label=False, seed=0,
     return cfg_path, ckpt
 
 
-def build_student(teacher_cfg, teacher_ckpt, multi_label=False, load=True,
+def build_student(teacher_cfg, teacher_ckpt, kind='single', load=True,
                   **fields):
     init_default_scope('mmpretrain')
     cfg = student_model(type='DistillationClassifier',
                         teacher_config=teacher_cfg,
                         teacher_checkpoint=teacher_ckpt)
-    cfg['head'] = head(multi_label=multi_label)
-    cfg['data_preprocessor'] = preprocessor(multi_label)
+    cfg['head'] = head(kind=kind)
+    cfg['data_preprocessor'] = preprocessor(kind)
     cfg.update(fields)
     model = MODELS.build(cfg)
     if load:
@@ -193,6 +284,7 @@ def batch(num=4, seed=0, multi_label=False):
     images = torch.randn(num, 3, 16, 16, generator=gen)
     if multi_label:
         hot = (torch.rand(num, NUM_CLASSES, generator=gen) < 0.5).long()
+        hot[:, seed % NUM_CLASSES] = 1  # every image has a tag
         samples = [DataSample().set_gt_label(row.nonzero().flatten())
                    for row in hot]
         return images, samples, hot
@@ -200,31 +292,56 @@ def batch(num=4, seed=0, multi_label=False):
     return images, [DataSample().set_gt_label(int(y)) for y in labels], labels
 
 
-@pytest.mark.parametrize('multi_label', [False, True])
+# (teacher and student head, distill_loss, soft targets, label loss)
+RECIPES = {
+    'single-label': ('single', {}, 'softmax', 'softmax'),
+    'tags-softmax': ('tag_softmax', {}, 'softmax', 'softmax'),
+    'tags-sigmoid': ('multi', {}, 'softmax', 'sigmoid'),
+    'tags-sigmoid-soft-sigmoid': ('multi', dict(soft_targets='sigmoid'),
+                                  'sigmoid', 'sigmoid'),
+    'single-label-T2': ('single', dict(temperature_squared=True), 'softmax',
+                        'softmax'),
+}
+
+
+@pytest.mark.parametrize('recipe', list(RECIPES))
 def test_classifier_loss_is_the_formula_and_only_the_student_learns(
-        tmp_path, multi_label):
-    cfg, ckpt = write_teacher(tmp_path, multi_label=multi_label)
-    model = build_student(cfg, ckpt, multi_label=multi_label)
-    assert model.distill_loss.multi_label == multi_label
+        tmp_path, recipe):
+    """The logged losses against the loop reference on the real student
+    and teacher logits, for every kind of teacher: softmax soft targets
+    unless sigmoid ones are asked for, and the student head's own loss."""
+    kind, loss_cfg, soft, hard = RECIPES[recipe]
+    multi_label = kind != 'single'
+    cfg, ckpt = write_teacher(tmp_path, kind=kind)
+    model = build_student(cfg, ckpt, kind=kind,
+                          distill_loss=loss_cfg or None)
+    assert model.distill_loss.multi_label == (kind == 'multi')
+    assert model.distill_loss.soft_targets == soft
     # A partial loss config (e.g. from --cfg-options) gets the type.
-    other = build_student(cfg, ckpt, multi_label=multi_label, load=False,
+    other = build_student(cfg, ckpt, kind=kind, load=False,
                           distill_loss=dict(temperature=4.0))
     assert (other.distill_loss.temperature, other.distill_loss.alpha) == (
         4.0, 0.75)
     assert (model.distill_loss.temperature, model.distill_loss.alpha) == (
         20.0, 0.75)  # the paper's defaults
+    assert other.distill_loss.soft_targets == 'softmax'
+    assert other.distill_loss.temperature_squared is False
     model.train()
     assert model.training and not model.teacher.training
     assert all(not p.requires_grad for p in model.teacher.parameters())
 
     images, samples, target = batch(multi_label=multi_label)
+    data = model.data_preprocessor(dict(inputs=images, data_samples=samples),
+                                   True)
+    images, samples = data['inputs'], data['data_samples']
     losses = model.loss(images, samples)
     total = losses['loss_distill'] + losses['loss_cls']
     with torch.no_grad():
         s = model.head(model.extract_feat(images)).double()
         t = model.teacher(images, mode='tensor').double()
-    ref = (reference_multi_label if multi_label else reference_single_label)
-    expected = ref(s.tolist(), t.tolist(), target.tolist(), 20.0, 0.75)
+    expected = reference(s.tolist(), t.tolist(), target.tolist(), 20.0, 0.75,
+                         soft=soft, hard=hard,
+                         t_squared=loss_cfg.get('temperature_squared', False))
     assert total.item() == pytest.approx(expected, rel=1e-4)
 
     total.backward()
@@ -337,10 +454,15 @@ def test_teachers_over_other_classes_or_kinds_are_refused(tmp_path):
     cfg5, ckpt5 = write_teacher(tmp_path, name='five', num_classes=5)
     with pytest.raises(ValueError, match="5 classes.*student head 3"):
         build_student(cfg5, ckpt5, load=False)
-    cfg_ml, ckpt_ml = write_teacher(tmp_path, name='ml', multi_label=True)
+    cfg_ml, ckpt_ml = write_teacher(tmp_path, name='ml', kind='multi')
     with pytest.raises(ValueError, match='multi-label.*single-label'):
         build_student(cfg_ml, ckpt_ml, load=False)
     cfg, ckpt = write_teacher(tmp_path)
+    # Sigmoid soft targets only for a teacher trained with sigmoids.
+    with pytest.raises(ValueError, match="soft_targets='sigmoid'.*"
+                       'LinearClsHead'):
+        build_student(cfg, ckpt, load=False,
+                      distill_loss=dict(soft_targets='sigmoid'))
     with pytest.raises(ValueError, match='normalise alike'):
         build_student(cfg, ckpt, load=False,
                       data_preprocessor=preprocessor(mean=[0.0, 0.0, 0.0]))

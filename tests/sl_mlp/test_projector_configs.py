@@ -18,7 +18,7 @@ CFG_DIR = osp.join(REPO, 'configs', 'sl_mlp')
 SL = osp.join(CFG_DIR, 'sl_resnet50_8xb128-coslr-100e_in1k.py')
 SL_MLP = osp.join(CFG_DIR, 'sl-mlp_resnet50_8xb128-coslr-100e_in1k.py')
 PROBE = osp.join(CFG_DIR,
-                 'linear-res5_resnet50_8xb128-coslr-100e_in1k-eval-d.py')
+                 'linear-res5-avg_resnet50_8xb32-coslr-100e_in1k-eval-d.py')
 
 
 def _cfg(name):
@@ -176,6 +176,10 @@ def test_transfer_loads_the_backbone_and_not_the_projector(tmp_path):
     ckpt = str(tmp_path / 'sl_mlp.pth')
     torch.save(dict(state_dict=state), ckpt)
     cfg = Config.fromfile(PROBE)
+    # The recipe its header states: lr 0.01 at batch 256 = 8 x 32.
+    assert cfg.optim_wrapper.optimizer.lr == 0.01
+    assert cfg.train_dataloader.batch_size * 8 == 256
+    assert cfg.auto_scale_lr.base_batch_size == 256
     cfg.model.backbone.init_cfg.checkpoint = ckpt
     probe = _build(cfg)
     probe.init_weights()
@@ -201,23 +205,48 @@ def test_transfer_loads_the_backbone_and_not_the_projector(tmp_path):
 
 @pytest.mark.parametrize('name', sorted(
     f for f in os.listdir(CFG_DIR) if f.endswith('cifar10-animals.py')))
-def test_cifar10_configs_build_and_run_a_step(name):
+def test_cifar10_configs_first_step_loss_is_cross_entropy_by_hand(name):
+    """Each CIFAR-10 config's model on one batch: the loss equals the
+    softmax cross-entropy written out by hand on the logits of that batch
+    (projector and classifier applied by hand from their weights for the
+    -mlp configs), and it is the SL-MLP recipe: projector or not, lr."""
     cfg = _cfg(name)
+    torch.manual_seed(0)
     model = _build(cfg)
     with_mlp = '-mlp_' in name
     assert cfg.model.neck.type == ('NonLinearNeck' if with_mlp
                                    else 'GlobalAveragePooling')
     assert cfg.model.head.in_channels == (16 if with_mlp else 128)
-    if with_mlp:
-        assert [(m.in_features, m.out_features) for m in model.neck.modules()
-                if isinstance(m, torch.nn.Linear)] == [(128, 256), (256, 16)]
     assert cfg.optim_wrapper.optimizer.lr == pytest.approx(0.4 * 64 / 1024)
     assert cfg.custom_hooks[0].type == 'FeatureMetricsHook'
-    data = dict(inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
-                        for _ in range(4)],
-                data_samples=[_sample(i) for i in range(4)])
+    num_classes = 96 if 'clusterfit' in name else 6
+    assert cfg.model.head.num_classes == num_classes
+    labels = [0, 5, 3, 3, num_classes - 1]
+    gen = torch.Generator().manual_seed(1)
+    data = dict(inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8,
+                                      generator=gen) for _ in labels],
+                data_samples=[_sample(y) for y in labels])
     model.train()
     batch = model.data_preprocessor(data, True)
     loss = model(**batch, mode='loss')['loss']
+    # The same batch by hand: pooled res5 -> [fc1, BN (batch statistics),
+    # ReLU, fc2] -> classifier -> -log softmax at the label, batch mean.
+    with torch.no_grad():
+        f = model.backbone(batch['inputs'])[-1].double().mean(dim=(2, 3))
+        if with_mlp:
+            fcs = [m for m in model.neck.modules()
+                   if isinstance(m, torch.nn.Linear)]
+            bn = [m for m in model.neck.modules()
+                  if isinstance(m, torch.nn.BatchNorm1d)][0]
+            h = f @ fcs[0].weight.double().T + fcs[0].bias.double()
+            h = (h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=False) +
+                                             bn.eps)
+            h = h * bn.weight.double() + bn.bias.double()
+            f = F.relu(h) @ fcs[1].weight.double().T + fcs[1].bias.double()
+        fc = model.head.fc
+        logits = f @ fc.weight.double().T + fc.bias.double()
+    by_hand = sum(
+        float(torch.logsumexp(row, 0) - row[y])
+        for row, y in zip(logits, labels)) / len(labels)
+    assert loss.item() == pytest.approx(by_hand, rel=1e-5)
     loss.backward()
-    assert torch.isfinite(loss)

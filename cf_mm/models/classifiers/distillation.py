@@ -6,14 +6,20 @@ trained from scratch) learns from the labels and from the soft predictions of
 a frozen teacher, which is any mmpretrain classifier given by its config and
 checkpoint::
 
-    loss = alpha * T^2 * KL(softmax(t / T) || softmax(s / T))      # loss_distill
-           + (1 - alpha) * <the student head's own loss>           # loss_cls
+    loss = alpha * KL(softmax(t / T) || softmax(s / T))        # loss_distill
+           + (1 - alpha) * <the student head's own loss>       # loss_cls
 
+the plain convex combination of appendix A (``T = 20``, ``alpha = 0.75``).
 With a plain ``CrossEntropyLoss`` head the second term is ``CE(labels)``, i.e.
-exactly :func:`cf_mm.models.losses.functional.distillation_loss`. Multi-label
-teachers (``MultiLabelClsHead`` and subclasses) give sigmoid soft targets,
-and the student then needs a multi-label head too (its sigmoid BCE is the hard
-term).
+exactly :func:`cf_mm.models.losses.functional.distillation_loss`. The soft
+targets are a softmax for every teacher, weak-label (multi-label) ones
+included, as the appendix says; ``distill_loss=dict(soft_targets='sigmoid')``
+opts into per-class sigmoid soft targets for a teacher trained with sigmoid
+outputs (``MultiLabelClsHead``), and ``temperature_squared=True`` into
+Hinton et al.'s ``T^2`` factor on the soft term. The student's head is of
+the teacher's kind (``MultiLabelClsHead`` or not); its loss is the hard term
+(e.g. ``MultiLabelSoftmaxLoss``: the softmax over hashtags of Mahajan et
+al., or sigmoid BCE).
 
 The teacher:
 
@@ -45,6 +51,7 @@ from typing import List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 from mmpretrain.models import ImageClassifier
 from mmpretrain.models.heads import ClsHead, MultiLabelClsHead
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
@@ -246,7 +253,10 @@ class DistillationClassifier(ImageClassifier):
             ``MultiLabelClsHead`` subclass); its loss is the hard term.
         distill_loss (dict, optional): Loss config, ``type`` defaulting to
             ``DistillationLoss`` (``temperature`` default 20, ``alpha``
-            default 0.75); ``multi_label`` is set from the teacher's head.
+            default 0.75, ``soft_targets='softmax'``,
+            ``temperature_squared=False``: appendix A); ``multi_label`` is
+            set from the teacher's head. ``soft_targets='sigmoid'`` needs a
+            multi-label teacher.
         pretrained (str, optional): As ``ImageClassifier``.
         train_cfg (dict, optional): As ``ImageClassifier`` (batch
             augmentations: the teacher sees the augmented batch too).
@@ -297,6 +307,18 @@ class DistillationClassifier(ImageClassifier):
                 f"distill_loss.multi_label={loss_cfg['multi_label']} but the "
                 f'teacher head is {type(teacher.head).__name__}')
         self.distill_loss = MODELS.build(loss_cfg)
+        soft_targets = getattr(self.distill_loss, 'soft_targets', 'softmax')
+        if soft_targets == 'sigmoid' and not multi_label:
+            raise ValueError(
+                "distill_loss.soft_targets='sigmoid' (per-class sigmoid soft "
+                'targets) needs a teacher trained with sigmoid outputs (a '
+                f'MultiLabelClsHead); the teacher head of {source} is '
+                f'{type(teacher.head).__name__}: use the default '
+                "soft_targets='softmax'")
+        describe = getattr(self.distill_loss, 'describe', None)
+        print_log('DistillationClassifier: loss = ' +
+                  (describe() if describe else repr(self.distill_loss)) +
+                  f' (teacher {source})', logger='current')
 
     @property
     def teacher(self) -> nn.Module:
@@ -349,8 +371,8 @@ class DistillationClassifier(ImageClassifier):
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> dict:
-        """``loss_distill`` (``alpha * T^2 * KL``) and ``loss_cls``
-        (``(1 - alpha)`` x the student head's loss).
+        """``loss_distill`` (``alpha * KL``, times ``T^2`` if set) and
+        ``loss_cls`` (``(1 - alpha)`` x the student head's loss).
 
         Args:
             inputs (torch.Tensor): Preprocessed ``(B, C, H, W)`` images.

@@ -1,7 +1,14 @@
-# Linear classifier on frozen, global-average-pooled res5 features of N_pre or
-# N_cf on ImageNet-1K (appendix D: SGD, batch 256, lr 0.01 dropped x10 after
-# two equally spaced intervals, i.e. at epochs 9 and 19, momentum 0.9, wd 5e-4,
-# 28 epochs). Give the checkpoint to evaluate with
+# Linear classifier on frozen, globally average-pooled res5 features (2048-d,
+# "res5-avg") of N_pre or N_cf on ImageNet-1K. Appendix D's optimiser and
+# schedule (SGD, batch 256, lr 0.01 dropped x10 after two equally spaced
+# intervals, i.e. at epochs 9 and 19, momentum 0.9, wd 5e-4, 28 epochs), but
+# NOT its pooling: the paper's probes average-pool every layer to about
+# 9,000 dims (res5: 2048 x 2 x 2 = 8192) behind a BatchNorm, which is
+# linear-multilayer_resnet50_8xb32-steplr-28e_in1k.py (its `res5` probe; its
+# `res5_avg` probe sees this feature, behind a BatchNorm). This one is the
+# common global-pool probe, on the feature f of SL-MLP (whose eval-D probe
+# inherits it).
+# Give the checkpoint to evaluate with
 #   --cfg-options model.backbone.init_cfg.checkpoint=<N_pre or N_cf .pth>
 _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs32.py',
