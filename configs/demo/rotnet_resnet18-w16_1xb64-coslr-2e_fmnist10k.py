@@ -1,9 +1,11 @@
 # RotNet N_pre for the embedded demo (the recipe of appendix D, scaled down):
-# 4-way rotation prediction, all four rotations of each image in every step.
+# 4-way rotation prediction, one random rotation per image per step (as the
+# paper, and as N_cf's one image per step: equal compute per epoch).
 _base_ = ['./_base_/fmnist_resnet18_w16.py']
 
 model = dict(
     type='RotNet',
+    rotations='random',
     data_preprocessor=_base_.data_preprocessor,
     backbone=_base_.backbone,
     neck=dict(type='GlobalAveragePooling'),

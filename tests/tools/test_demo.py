@@ -36,24 +36,32 @@ def test_demo_prints_stages_and_report_and_continues(tmp_path):
     lines = stdout.splitlines()
     stages = json.loads((work / 'experiment.json').read_text())['stages']
     names = [s['name'] for s in stages]
-    assert {'rotnet', 'rotnet_2x', 'clusterfit', 'report'} <= set(names)
+    # one seed by default (seeds=[0]): trained stages carry its suffix
+    assert {'rotnet_s0', 'rotnet_2x_s0', 'clusterfit_s0', 'report',
+            'rotation_rotnet_s0'} <= set(names)
     for stage in stages:  # one console line per stage: 'i/n name (type):'
         tag = f"{stage['name']} ({stage['type']}):"
         assert sum(tag in line for line in lines) == 1, (tag, stdout)
     # No config dump or per-iteration log on the console.
     assert 'model = dict(' not in stdout and 'Epoch(train)' not in stdout
     assert '| RotNet N_cf (ClusterFit K=5, 1 ep) |' in stdout
+    # RotNet's own task, checked on held-out images (4 rotations each)
+    assert 'Did each network learn its own task?' in stdout
+    rotation = json.loads((work / 'rotation_rotnet_s0' / 'stage.json')
+                          .read_text())['outputs']['metrics']
+    assert set(rotation) == {'fit_top1', 'heldout_top1'}
 
     # N_pre, N_pre 2x and N_cf trained for the epochs asked for.
-    for stage, epochs in (('rotnet', 1), ('rotnet_2x', 2), ('clusterfit', 1)):
+    for stage, epochs in (('rotnet_s0', 1), ('rotnet_2x_s0', 2),
+                          ('clusterfit_s0', 1)):
         assert (work / stage / f'epoch_{epochs}.pth').is_file(), stage
         assert not (work / stage / f'epoch_{epochs + 1}.pth').exists()
     # One cluster id per training image, K as asked.
-    labels = np.load(work / 'clusterfit' / 'clusterfit' / 'default' /
+    labels = np.load(work / 'clusterfit_s0' / 'clusterfit' / 'default' /
                      'labels.npy')
     assert labels.shape == (NUM_TRAIN, )
     assert labels.min() >= 0 and labels.max() < NUM_CLUSTERS
-    assert len(np.load(work / 'features_clusterfit' /
+    assert len(np.load(work / 'features_clusterfit_s0' /
                        'train_res5.npy')) == NUM_TRAIN
 
     again = _demo(work).splitlines()
