@@ -35,7 +35,7 @@
 #       --cfg-options "seeds=[0]"               # the single-seed view
 
 seeds = [0, 1, 2]
-epochs = 200  # N_pre, N_cf and every baseline network
+epochs = 120  # N_pre, N_cf and every baseline network
 train_per_class = 150  # D_pre = D_cf: train images per class (900)
 test_per_class = 500  # held-out images per D_pre class (aligned target)
 disjoint_train_per_class = 500
