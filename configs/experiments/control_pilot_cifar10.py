@@ -12,9 +12,16 @@
 # class (smaller test/probe noise, closer to the paper's regime). Only
 # N_pre is trained here; N_cf is never looked at while choosing.
 #
+# Run on 2026-12-06 (docs/control_experiment.md, "How the sizes were
+# chosen"): [150, 60] for p in {0, 50}, then [150, 120] and [150, 200] for
+# p=50; [300, 30] and [150, 200] were stopped early (see the doc). The
+# chosen size: 150 images per class, 120 epochs.
+#
 #   python tools/run_experiment.py configs/experiments/control_pilot_cifar10.py --threads 1
+#   python tools/run_experiment.py configs/experiments/control_pilot_cifar10.py \
+#       --threads 1 --cfg-options "candidates=[[150,120]]" "noise=[50]"
 
-candidates = [[150, 60], [300, 30]]  # [train images per class, epochs]
+candidates = [[150, 60], [150, 120]]  # [train images per class, epochs]
 noise = [0, 50]
 test_per_class = 500
 batch_size = 32
