@@ -377,6 +377,7 @@ def expand_stages(raw_stages, settings: Dict[str, Any],
         if not isinstance(raw, dict) or 'name' not in raw or 'type' not in raw:
             raise ValueError(f'{where}: every stage is a dict with `name` '
                              f'and `type`, got {raw!r}')
+        emitted: set = set()  # (name, body) of this stage's expansions
         for combo in _expand_foreach(raw, settings, where):
 
             def resolve(path, combo=combo):
@@ -389,6 +390,13 @@ def expand_stages(raw_stages, settings: Dict[str, Any],
                 {k: v for k, v in raw.items() if k != 'foreach'}, resolve)
             name, stage_type = body.pop('name'), body.pop('type')
             where = f'{source}: stage {name!r}'
+            # Combinations that use only some foreach variables (e.g. a data
+            # stage per image count over [images, epochs] pairs) expand to
+            # the same stage more than once: one stage, not a name clash.
+            key = (name, repr(body))
+            if key in emitted:
+                continue
+            emitted.add(key)
             if not isinstance(name, str) or not NAME.match(name):
                 raise ValueError(f'{where}: a stage name must be letters, '
                                  'digits, `_`, `-`, `.` (it names a folder)')

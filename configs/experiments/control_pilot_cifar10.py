@@ -18,11 +18,11 @@
 # chosen size: 150 images per class, 120 epochs.
 #
 #   python tools/run_experiment.py configs/experiments/control_pilot_cifar10.py --threads 1
-#   python tools/run_experiment.py configs/experiments/control_pilot_cifar10.py \
-#       --threads 1 --cfg-options "candidates=[[150,120]]" "noise=[50]"
+#
+# (the runs below; "runs=[[150,200,50]]" etc. for another candidate).
 
-candidates = [[150, 60], [150, 120]]  # [train images per class, epochs]
-noise = [0, 50]
+# [train images per class, epochs, label noise %]
+runs = [[150, 60, 0], [150, 60, 50], [150, 120, 50]]
 test_per_class = 500
 batch_size = 32
 num_workers = 1
@@ -32,11 +32,11 @@ npre_config = ('configs/control/'
 
 stages = [
     dict(name='animals_n${c.0}', type='cifar10_subset',
-         foreach=dict(c='${candidates}'), classes='${animal_classes}',
+         foreach=dict(c='${runs}'), classes='${animal_classes}',
          num_train_per_class='${c.0}',
          num_test_per_class='${test_per_class}'),
-    dict(name='npre_n${c.0}_e${c.1}_p${p}', type='train',
-         foreach=dict(c='${candidates}', p='${noise}'),
+    dict(name='npre_n${c.0}_e${c.1}_p${c.2}', type='train',
+         foreach=dict(c='${runs}'),
          config='${npre_config}',
          options={
              'train_cfg.max_epochs': '${c.1}',
@@ -48,15 +48,15 @@ stages = [
              '${animals_n${c.0}.data_root}',
              'train_dataloader.dataset.dataset.ann_file':
              '${animals_n${c.0}.train_ann}',
-             'train_dataloader.dataset.noise_percent': '${p}',
+             'train_dataloader.dataset.noise_percent': '${c.2}',
          }),
 ]
 stages += [
-    dict(name='fit_n${c.0}_e${c.1}_p${p}', type='classifier_accuracy',
-         foreach=dict(c='${candidates}', p='${noise}'),
-         config='${npre_n${c.0}_e${c.1}_p${p}.config}',
-         checkpoint='${npre_n${c.0}_e${c.1}_p${p}.checkpoint}',
-         method='N_pre n=${c.0} e=${c.1} p=${p}',
+    dict(name='fit_n${c.0}_e${c.1}_p${c.2}', type='classifier_accuracy',
+         foreach=dict(c='${runs}'),
+         config='${npre_n${c.0}_e${c.1}_p${c.2}.config}',
+         checkpoint='${npre_n${c.0}_e${c.1}_p${c.2}.checkpoint}',
+         method='N_pre n=${c.0} e=${c.1} p=${c.2}',
          target='CIFAR animals',
          heldout_config='configs/reproduction/'
          'linear-multilayer_resnet18-w16_1xb256-steplr-8e_cifar10-10k.py',
@@ -66,5 +66,15 @@ stages += [
              'test_dataloader.dataset.ann_file':
              '${animals_n${c.0}.test_ann}',
          },
-         num_workers='${num_workers}', tags=dict(noise='${p}')),
+         num_workers='${num_workers}', tags=dict(noise='${c.2}')),
+]
+stages += [
+    dict(name='report', type='report',
+         title='Pilot of the control experiment sizes (CIFAR-10 animals)',
+         records=['${fit_*.records}'],
+         notes=('Only N_pre is trained (runs [images per class, epochs, '
+                'label noise %]: ${runs}). Criterion '
+                '(written before running): p=0 held-out top-1 >= 50 %, p=50 '
+                'fit on its own noisy labels >= 75 %, about an hour per '
+                'seed of the control experiment on 2 idle cores.')),
 ]

@@ -62,3 +62,24 @@ def test_predict_split_rotation_task():
                          num_workers=0)
     assert pred.shape == (5, 4)
     assert (pred == np.arange(4)).all()
+
+
+def test_fit_table_shows_each_metric_mean_over_seeds():
+    """The report's "did each network learn" table: each cell is the mean
+    over seeds of that method's metric (a known answer per cell)."""
+    from cf_mm.experiments.stages.report import fit_lines
+    records = []
+    for seed, (fit, held) in enumerate([(90.0, 40.0), (94.0, 44.0)]):
+        for metric, value in (('fit_top1', fit), ('heldout_top1', held)):
+            records.append(dict(method='N_pre p=50', target='animals',
+                                layer='head', metric=metric, value=value,
+                                seed=seed))
+    records.append(dict(method='N_pre p=50', target='animals', layer='res5',
+                        metric='top1', value=10.0, seed=0))  # not a fit row
+    text = '\n'.join(fit_lines(records))
+    row = next(line for line in text.splitlines()
+               if line.startswith('| N_pre p=50 |'))
+    cells = [c.strip(' *') for c in row.strip('|').split('|')][1:]
+    assert len(cells) == 2
+    # mean ± t(0.975, 1) * sd / sqrt(2) = 12.706 * 2.828 / 1.414 = 25.4
+    assert cells == ['92.0 ± 25.4', '42.0 ± 25.4']

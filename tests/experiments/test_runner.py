@@ -85,6 +85,9 @@ def test_spec_expands_foreach_and_resolves_references(tmp_path):
     ("[dict(name='a', type='test_value', value=1)] * 2",
      'two stages have this name'),
     ("[dict(name='a b', type='test_value', value=1)]", 'names a folder'),
+    # One name for combinations that differ in what the stage does.
+    ("[dict(name='a${c.0}', type='test_value', value='${c.1}',"
+     " foreach=dict(c=[[1, 2], [1, 3]]))]", 'two stages have this name'),
 ])
 def test_spec_errors_name_the_problem(tmp_path, stages, message):
     path = _write(tmp_path, f'stages = {stages}\n')
@@ -196,3 +199,17 @@ stages = [dict(name='cmd', type='command',
     assert outputs['cmd']['out'] == str(tmp_path / 'work' / 'cmd' / 'out.txt')
     assert 'hello' in (tmp_path / 'work' / 'cmd' / 'stage.log').read_text()
     assert not any('hello' in line for line in lines)
+
+
+def test_foreach_combinations_giving_one_stage_make_it_once(tmp_path):
+    """A data stage per image count over [images, epochs] pairs: the pairs
+    sharing a count expand to one stage (the pilot file's case)."""
+    path = _write(tmp_path, (
+        "pairs = [[150, 60], [150, 120], [300, 30]]\n"
+        "stages = [dict(name='data_n${c.0}', type='test_value',"
+        " value='${c.0}', foreach=dict(c='${pairs}')),\n"
+        "          dict(name='train_n${c.0}_e${c.1}', type='test_value',"
+        " value='${data_n${c.0}.value}', foreach=dict(c='${pairs}'))]\n"))
+    names = [s.name for s in load_experiment(path).stages]
+    assert names == ['data_n150', 'data_n300', 'train_n150_e60',
+                     'train_n150_e120', 'train_n300_e30']

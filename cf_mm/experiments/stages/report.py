@@ -196,7 +196,7 @@ def fit_lines(records: Sequence[dict]) -> List[str]:
     shown = [m for m in FIT_METRICS if any(r['metric'] == m for r in fit)]
     table = tables.best_layer_table(
         [dict(r, target=FIT_NAMES[r['metric']], layer='head') for r in fit],
-        show_layer=False)
+        metrics={FIT_NAMES[m]: m for m in shown}, show_layer=False)
     table['cols'] = [FIT_NAMES[m] for m in shown]
     targets = ', '.join(sorted({r['target'] for r in fit}))
     return _table_lines(
@@ -286,7 +286,8 @@ def report_stage(ctx,
         notes (str): Markdown put under the title.
 
     Returns:
-        dict: ``markdown``, ``csv`` (main table), ``figures`` (PNG paths).
+        dict: ``markdown``, ``csv`` (main table; None when there are only
+        classifier-accuracy records), ``figures`` (PNG paths).
     """
     from cf_mm.evaluation import report as tables
     all_records = _load_all(records)
@@ -295,11 +296,11 @@ def report_stage(ctx,
                        if r.get('seed', only_seed) == only_seed]
     _write_records_csv(all_records, ctx.path('records.csv'))
     main = [r for r in all_records if r['metric'] == metric]
-    if not main:
-        raise ValueError(f'no {metric!r} record in {list(records)}')
+    fit = fit_lines(all_records)
+    if not main and not fit:  # a pilot reports only how networks fit
+        raise ValueError(f'no {metric!r} or classifier-accuracy record in '
+                         f'{list(records)}')
     targets = list(dict.fromkeys(r['target'] for r in main))
-    main_table = tables.best_layer_table(
-        main, metrics={t: metric for t in targets})
     lines = [f'# {title}', '']
     if notes:
         lines += [notes.strip(), '']
@@ -308,12 +309,17 @@ def report_stage(ctx,
         lines += [f'Seeds: {seeds}' + (' (single-seed view)'
                                         if only_seed is not None else '') +
                   '.', '']
-    lines += fit_lines(all_records)
-    lines += _table_lines(tables, f'## Best layer per target ({metric}, %)',
-                          main_table)
-    csv_file = ctx.path('table.csv')
-    with open(csv_file, 'w') as f:
-        f.write(tables.to_csv(main_table))
+    lines += fit
+    csv_file = None
+    if main:
+        main_table = tables.best_layer_table(
+            main, metrics={t: metric for t in targets})
+        lines += _table_lines(tables,
+                              f'## Best layer per target ({metric}, %)',
+                              main_table)
+        csv_file = ctx.path('table.csv')
+        with open(csv_file, 'w') as f:
+            f.write(tables.to_csv(main_table))
     if layer is not None:
         fixed = [r for r in main if r['layer'] == layer]
         if fixed:
