@@ -177,6 +177,61 @@ def save_cluster_result(out_dir: str, result: KMeansResult,
                   lambda f: json.dump(_jsonable(summary), f, indent=2), 'w')
 
 
+def read_summary(out_dir: str) -> dict:
+    """The ``summary.json`` of a label directory."""
+    with open(osp.join(out_dir, SUMMARY_FILE)) as f:
+        return json.load(f)
+
+
+def agreement_with_labels(clusters: np.ndarray,
+                          labels: Optional[np.ndarray]) -> dict:
+    """NMI and ARI (scikit-learn's) of clusters against real labels.
+
+    Args:
+        clusters (np.ndarray): ``(N,)`` cluster ids.
+        labels (np.ndarray, optional): ``(N,)`` integer class labels; None,
+            multi-label or unlabelled (negative) entries give ``{}``.
+
+    Returns:
+        dict: ``{'nmi': float, 'ari': float}`` or ``{}``.
+    """
+    from sklearn.metrics import (adjusted_rand_score,
+                                 normalized_mutual_info_score)
+    if labels is None:
+        return {}
+    try:
+        labels = np.asarray(labels)
+    except ValueError:  # ragged multi-label lists
+        return {}
+    if (labels.shape != np.shape(clusters)
+            or not np.issubdtype(labels.dtype, np.integer)
+            or (labels.size and labels.min() < 0)):
+        return {}
+    return dict(nmi=float(normalized_mutual_info_score(labels, clusters)),
+                ari=float(adjusted_rand_score(labels, clusters)))
+
+
+def label_statistics(summary: dict, clusters: np.ndarray,
+                     class_labels: Optional[np.ndarray] = None) -> dict:
+    """What a ClusterFit run logs about one label set.
+
+    Args:
+        summary (dict): Its ``summary.json``.
+        clusters (np.ndarray): ``(N,)`` cluster ids.
+        class_labels (np.ndarray, optional): The dataset's own labels.
+
+    Returns:
+        dict: ``stats`` (cluster sizes, plus ``nmi``/``ari`` against the
+        class labels when they are single-label integers) and the k-means
+        ``objective`` / ``full_objective`` per iteration.
+    """
+    stats = dict(summary.get('stats', {}))
+    stats.update(agreement_with_labels(clusters, class_labels))
+    return dict(stats=stats,
+                objective=list(summary.get('objective', [])),
+                full_objective=list(summary.get('full_objective', [])))
+
+
 def load_labels(path: str) -> np.ndarray:
     """Load a label file written by :func:`save_cluster_result`.
 

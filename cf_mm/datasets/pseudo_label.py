@@ -1,6 +1,5 @@
 """A dataset wrapper that serves cluster ids (pseudo-labels) as ``gt_label``."""
 import copy
-import hashlib
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -9,7 +8,9 @@ from mmengine.dataset import BaseDataset, Compose
 from mmpretrain.registry import DATASETS
 
 from cf_mm.clustering import load_labels
-from cf_mm.utils.fingerprint import file_identity
+# Re-exported here, where they were first defined.
+from cf_mm.utils.fingerprint import dataset_fingerprint  # noqa: F401
+from cf_mm.utils.fingerprint import labels_sha256
 
 UNSET = -1
 
@@ -254,31 +255,18 @@ def run_pipeline(pipeline, info: dict, idx: int):
                           f'pipeline: {type(err).__name__}: {first}') from err
 
 
-def labels_sha256(labels: np.ndarray) -> str:
-    """SHA-256 of a label array as little-endian int64 (any int dtype)."""
-    return hashlib.sha256(
-        np.ascontiguousarray(labels, dtype='<i8').tobytes()).hexdigest()
+def find_pseudo_label_dataset(dataset) -> PseudoLabelDataset:
+    """The :class:`PseudoLabelDataset` in a (possibly wrapped) dataset.
 
-
-def dataset_fingerprint(dataset) -> str:
-    """A hash of a dataset's length and sample identities.
-
-    Uses each sample's ``img_path`` (mmaction2 videos: ``filename``) with
-    the file's size and modification
-    time (:func:`cf_mm.utils.fingerprint.file_identity`: one ``stat`` per
-    file, no read) when it has one, else its in-memory image bytes, so a
-    changed file list, a changed subset or a replaced image gives a new
-    fingerprint.
+    Raises:
+        TypeError: There is none, with the config change that adds it.
     """
-    digest = hashlib.sha256(f'{type(dataset).__name__}:{len(dataset)}'.encode())
-    for idx in range(len(dataset)):
-        info = dataset.get_data_info(idx)
-        path = info.get('img_path', info.get('filename'))  # image / video
-        if path is not None:
-            path = str(path)
-            digest.update(f'{path}\0{file_identity(path)}\0'.encode())
-        elif 'img' in info:
-            digest.update(np.ascontiguousarray(info['img']).tobytes())
-        else:
-            digest.update(repr(sorted(info.items())).encode())
-    return digest.hexdigest()
+    seen = dataset
+    while seen is not None:
+        if isinstance(seen, PseudoLabelDataset):
+            return seen
+        seen = getattr(seen, 'dataset', None)
+    raise TypeError(
+        'ClusterFitHook needs the train dataset to be a PseudoLabelDataset '
+        f'(got {type(dataset).__name__}); wrap it: train_dataloader.dataset '
+        "= dict(type='PseudoLabelDataset', dataset=<your dataset>)")

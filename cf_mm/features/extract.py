@@ -334,6 +334,48 @@ def extract_to_store(model: nn.Module,
     return {name: FeatureStore(osp.join(out_dir, name)) for name in layers}
 
 
+def extract_layer(config, checkpoint: str, dataset, pipeline: Sequence[dict],
+                  pipeline_source: str, layer: str, out_dir: str,
+                  device: Union[str, torch.device] = 'cpu', logger=None,
+                  setting: str = '`extract_pipeline` of ClusterFitHook',
+                  **kwargs) -> FeatureStore:
+    """Features of one layer of N_pre over ``dataset`` into a store.
+
+    N_pre is built from ``config`` + ``checkpoint``
+    (:func:`build_extraction_model`), sample 0 is checked against it
+    (:func:`check_model_input`), then every rank extracts its shard
+    (:func:`extract_to_store`).
+
+    Args:
+        config (str | Config): N_pre's config.
+        checkpoint (str): N_pre's checkpoint.
+        dataset: The raw dataset (``get_data_info``).
+        pipeline (Sequence[dict]): Deterministic extraction pipeline.
+        pipeline_source (str): Where it came from, for messages.
+        layer (str): The layer.
+        out_dir (str): Root of the store (``out_dir/<layer>``).
+        device (str | torch.device): Where N_pre runs.
+        logger (logging.Logger, optional): For a progress line.
+        setting (str): What the user sets to change the pipeline.
+        **kwargs: ``batch_size``, ``num_workers``, ``dtype`` of
+            :func:`extract_to_store`.
+
+    Returns:
+        FeatureStore: The store of ``layer``.
+    """
+    from cf_mm.datasets import DatasetView
+    model = build_extraction_model(config, checkpoint, device)
+    view = DatasetView(dataset, pipeline, pipeline_source)
+    check_model_input(model, view,
+                      pipeline=f'the extract_pipeline ({pipeline_source})',
+                      setting=setting)
+    if logger is not None:
+        logger.info(f'ClusterFit: extracting {layer} features of '
+                    f'{len(view)} samples from {checkpoint}')
+    return extract_to_store(model, view, out_dir, layers=(layer, ),
+                            **kwargs)[layer]
+
+
 def extract_features(model: nn.Module,
                      dataloader: DataLoader,
                      layers: Sequence[str] = ('res5', ),

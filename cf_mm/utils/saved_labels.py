@@ -75,3 +75,56 @@ def check_saved_labels(out_dir: str, fingerprint: dict) -> SavedLabels:
         return SavedLabels(fingerprint=saved,
                            problem=f'label {int(labels.max())} >= K={k}')
     return SavedLabels(labels=labels, fingerprint=saved)
+
+
+@dataclass
+class ReuseDecision:
+    """What to do with the label directory of one label set.
+
+    Attributes:
+        labels (np.ndarray | None): Saved labels to reuse (None: cluster).
+        refusal (str): Set when a resumed run must stop instead.
+        warning (str): Why saved labels are not reused (for the log).
+    """
+    labels: Optional[np.ndarray] = None
+    refusal: str = ''
+    warning: str = ''
+
+
+def resume_refusal(checkpoint: str, out_dir: str, changes: List[str]) -> str:
+    """The message that stops a resume whose ClusterFit settings changed."""
+    return (
+        f'ClusterFitHook: resuming {checkpoint}, which was trained on the '
+        f'labels in {out_dir}, but the ClusterFit settings changed since '
+        f'they were made ({"; ".join(changes)}). The labels are kept '
+        'unchanged. Resume with the original settings, or start a new run '
+        'in another work dir (or without --resume, which clusters again)')
+
+
+def decide_reuse(out_dir: str, fingerprint: dict,
+                 resume_from: Optional[str] = None) -> ReuseDecision:
+    """Reuse the labels in ``out_dir``, cluster again, or refuse a resume.
+
+    Saved labels with the current fingerprint are reused. A resumed run
+    (``resume_from`` set) whose settings changed is refused: its checkpoint
+    was trained on the saved labels. Otherwise the labels are made again,
+    with a warning when saved ones existed.
+
+    Args:
+        out_dir (str): The label directory.
+        fingerprint (dict): The current fingerprint.
+        resume_from (str, optional): The checkpoint a resumed run resumes.
+
+    Returns:
+        ReuseDecision: The decision.
+    """
+    saved = check_saved_labels(out_dir, fingerprint)
+    if saved.labels is not None:
+        return ReuseDecision(labels=saved.labels)
+    if resume_from is not None and saved.changes:
+        return ReuseDecision(
+            refusal=resume_refusal(resume_from, out_dir, saved.changes))
+    if saved.fingerprint is not None:
+        return ReuseDecision(warning=f'ClusterFit: not reusing the labels in '
+                             f'{out_dir} ({saved.problem}); clustering again')
+    return ReuseDecision()
