@@ -106,7 +106,8 @@ def make_label_sets(num_clusters: Union[int, Sequence[int]],
 
 def cluster_label_set(features, label_set: LabelSet, method: str,
                       settings: dict, class_labels=None,
-                      meta: Optional[dict] = None, logger=None) -> np.ndarray:
+                      meta: Optional[dict] = None, logger=None,
+                      allow_degenerate: bool = False) -> np.ndarray:
     """Cluster one label set and save it to ``label_set.out_dir``.
 
     Args:
@@ -118,12 +119,14 @@ def cluster_label_set(features, label_set: LabelSet, method: str,
         class_labels (np.ndarray, optional): Labels of the baselines.
         meta (dict, optional): Kept in ``summary.json`` (the fingerprint).
         logger (logging.Logger, optional): Progress of k-means.
+        allow_degenerate (bool): Save a degenerate clustering instead of
+            raising :class:`~cf_mm.clustering.results.DegenerateClustering`.
 
     Returns:
         np.ndarray: ``(N,)`` int64 labels.
     """
     from .baselines import cluster
-    from .results import save_cluster_result
+    from .results import check_not_degenerate, save_cluster_result
     if logger is not None:
         dim = getattr(features, 'dim', None) or features.shape[1]
         logger.info(f'ClusterFit: {method} K={label_set.num_clusters} on '
@@ -138,5 +141,44 @@ def cluster_label_set(features, label_set: LabelSet, method: str,
             features = features.load()
         result = cluster(features, method, label_set.num_clusters,
                          class_labels, **settings)
+    if not allow_degenerate:
+        check_not_degenerate(result.stats, f'ClusterFit ({label_set.task})',
+                             'allow_degenerate=True in ClusterFitHook')
     save_cluster_result(label_set.out_dir, result, meta=meta)
     return result.labels
+
+
+def cluster_label_sets(store, num_samples: int, label_sets: List[LabelSet],
+                       todo: List[int], fingerprints: List[dict],
+                       method: str, settings: dict, class_labels=None,
+                       logger=None, allow_degenerate: bool = False,
+                       check=None) -> dict:
+    """Cluster the label sets ``todo`` from one store (once per K of a K
+    sweep), each saved with its fingerprint (:func:`cluster_label_set`).
+
+    Args:
+        store (FeatureStore): The features; must hold exactly
+            ``num_samples`` rows (ids ``0 .. N-1``).
+        num_samples (int): The dataset size.
+        label_sets (list[LabelSet]): Every label set of the run.
+        todo (list[int]): Indices of those to make.
+        fingerprints (list[dict]): One per label set, kept in its summary.
+        method, settings, class_labels, logger, allow_degenerate: As
+            :func:`cluster_label_set`.
+        check (callable, optional): ``check(i, labels)`` of each label set
+            just made (e.g. against a resumed checkpoint); raises to stop.
+
+    Returns:
+        dict: index -> ``(N,)`` labels.
+    """
+    from cf_mm.features.store import check_store_covers
+    check_store_covers(store, num_samples, 'the train dataset')
+    made = {}
+    for i in todo:
+        made[i] = cluster_label_set(
+            store, label_sets[i], method, settings, class_labels,
+            meta=dict(fingerprint=fingerprints[i]), logger=logger,
+            allow_degenerate=allow_degenerate)
+        if check is not None:
+            check(i, made[i])
+    return made

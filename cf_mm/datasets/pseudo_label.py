@@ -1,16 +1,19 @@
 """A dataset wrapper that serves cluster ids (pseudo-labels) as ``gt_label``."""
 import copy
+import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset, Compose
+from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 
 from cf_mm.clustering import load_labels
 # Re-exported here, where they were first defined.
 from cf_mm.utils.fingerprint import dataset_fingerprint  # noqa: F401
 from cf_mm.utils.fingerprint import labels_sha256
+from cf_mm.utils.saved_labels import check_label_source
 
 UNSET = -1
 
@@ -44,6 +47,10 @@ class PseudoLabelDataset:
         num_clusters (int | Sequence[int], optional): K of each label set;
             sets ``metainfo['classes']``. Inferred from the labels when
             omitted.
+        check_source (bool): Check that ``label_files`` were made from the
+            images of ``dataset`` (the dataset fingerprint their folder
+            records, see :func:`cf_mm.utils.saved_labels.
+            check_label_source`; one ``stat`` per file). Defaults to True.
     """
 
     def __init__(self,
@@ -51,7 +58,8 @@ class PseudoLabelDataset:
                  task_names: Optional[Sequence[str]] = None,
                  label_files: Union[str, Sequence[str], Dict[str, str],
                                     None] = None,
-                 num_clusters: Union[int, Sequence[int], None] = None):
+                 num_clusters: Union[int, Sequence[int], None] = None,
+                 check_source: bool = True):
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)
         self.dataset = dataset
@@ -67,6 +75,7 @@ class PseudoLabelDataset:
         self._num_clusters = list(num_clusters)
         self._label_sha256: List[Optional[str]] = [None] * len(
             self.task_names)
+        self.check_source = check_source
         if label_files is not None:
             self._load_label_files(label_files)
 
@@ -82,6 +91,11 @@ class PseudoLabelDataset:
                     f'{len(self.task_names)} tasks {self.task_names}')
             label_files = dict(zip(self.task_names, label_files))
         for task, path in label_files.items():
+            if self.check_source:
+                warning = check_label_source(path, self.dataset)
+                if warning:
+                    print_log(warning, logger='current',
+                              level=logging.WARNING)
             self.set_labels(load_labels(path), task, source=path)
 
     def _task_index(self, task: Optional[str]) -> int:

@@ -1,8 +1,10 @@
 """Runner-side checks and glue of ClusterFit: K against the model and the
 dataset, the restart of the train dataloader once labels are set, and the
 logging of label statistics."""
+import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
+import numpy as np
 from mmengine.dataset import InfiniteSampler
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
@@ -11,6 +13,23 @@ from mmpretrain.utils import get_ori_model
 
 from cf_mm.clustering.label_sets import LabelSet
 from cf_mm.clustering.results import label_statistics, read_summary
+
+
+def check_hook_args(method: str, pretrained_config: str,
+                    pretrained_checkpoint: str, num_full_iters: int) -> None:
+    """The ``ClusterFitHook`` arguments that can be checked at build time."""
+    from cf_mm.clustering.baselines import METHODS
+    if method not in METHODS:
+        raise ValueError(f'ClusterFitHook: unknown method {method!r}; use '
+                         f'one of {METHODS}')
+    for name, path in (('pretrained_config', pretrained_config),
+                       ('pretrained_checkpoint', pretrained_checkpoint)):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'ClusterFitHook: {name} not found: '
+                                    f'{path}')
+    if int(num_full_iters) < 0:
+        raise ValueError('ClusterFitHook: num_full_iters must be >= 0, got '
+                         f'{num_full_iters}')
 
 
 def model_class_counts(model, label_sets: Sequence[LabelSet],
@@ -88,6 +107,25 @@ def check_num_clusters(model, dataset, label_sets: Sequence[LabelSet],
                 f'ClusterFitHook: num_clusters={k} but {name}={value} in the '
                 f'training config; they must be equal (set {name} to {k}, or '
                 f'num_clusters to {value})')
+
+
+def dataset_class_labels(dataset, method: str):
+    """The class labels of the dataset a ``PseudoLabelDataset`` wraps, which
+    the baseline ``method`` clusters by (None for ``'kmeans'``).
+
+    Raises:
+        ValueError: The wrapped dataset has no labels.
+    """
+    if method == 'kmeans':
+        return None
+    labels = dataset.get_original_gt_labels()
+    if labels is None or len(labels) != len(dataset):
+        raise ValueError(
+            f'ClusterFitHook: method={method!r} clusters by the class labels '
+            f'of the train dataset, but {type(dataset.dataset).__name__} '
+            '(wrapped by PseudoLabelDataset) has no labels (get_gt_labels()); '
+            "use method='kmeans' or a labelled dataset")
+    return np.asarray(labels)
 
 
 def restart_train_dataloader(runner) -> None:

@@ -29,7 +29,11 @@ TMP_INFIX = '.tmp-'
 
 
 class WriteError(OSError):
-    """A file could not be written; the message names it."""
+    """A file could not be written; the message names it (and ``errno``
+    says why)."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
 
 
 def _pid_alive(pid: int) -> bool:

@@ -12,72 +12,70 @@ from mmengine.runner import BaseLoop
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
-from cf_mm.clustering.baselines import METHODS
-from cf_mm.clustering.label_sets import cluster_label_set, make_label_sets
+from cf_mm.clustering.label_sets import cluster_label_sets, make_label_sets
 from cf_mm.datasets.pseudo_label import find_pseudo_label_dataset
 from cf_mm.features.extract import (check_checkpoint_file, extract_layer,
-                                    extraction_pipeline)
-from cf_mm.features.store import check_store_covers
+                                    extraction_pipeline,
+                                    resolved_model_config)
 from cf_mm.utils.dist import broadcast_int64, on_rank0
-from cf_mm.utils.fingerprint import clusterfit_fingerprints
-from cf_mm.utils.lock import DirLock, LockHeldError
+from cf_mm.utils.fingerprint import (check_fingerprint_mode,
+                                     clusterfit_fingerprints, jsonable)
+from cf_mm.utils.lock import DirLock, lock_all
 from cf_mm.utils.rng import preserved_rng_state
-from cf_mm.utils.saved_labels import decide_reuse
-from ..runner_utils import (check_num_clusters, log_label_statistics,
-                            restart_train_dataloader)
-from .resume import check_checkpoint_labels, resolve_resume_checkpoint
+from cf_mm.utils.saved_labels import decide_label_sets
+from ..runner_utils import (check_hook_args, check_num_clusters,
+                            dataset_class_labels,
+                            log_label_statistics, restart_train_dataloader)
+from .resume import ResumedCheckpoint, resolve_resume_checkpoint
 
 
 @HOOKS.register_module()
 class ClusterFitHook(Hook):
     """Cluster the features of a pre-trained network into pseudo-labels.
 
-    Before training, the hook extracts ``layer`` features of N_pre over the
-    train dataset (deterministic pipeline), clusters them into
-    ``num_clusters`` groups and hands the cluster ids to the
-    :class:`PseudoLabelDataset` of the train dataloader. Labels, centroids
-    and ``summary.json`` (with the fingerprint of everything that made them)
-    go to ``work_dir/clusterfit/<task>``; a rerun or ``--resume`` with the
-    same fingerprint reuses them. A list ``num_clusters=[K1, K2, ...]`` (the
-    K sweep of Table 7) extracts once and makes one label set per K (task
-    ``k<K>`` or ``task_names``) for a ``MultiTaskHead`` N_cf. The k-means
-    defaults follow the paper (appendix D) and VISSL: L2-normalised
-    features, plain k-means (``spherical=False``); appendix B's 1B-image
-    schedule is ``num_iters=30, max_train_points=200_000_000,
-    num_full_iters=5``. Cluster sizes, the objective per iteration and
-    NMI/ARI against the dataset's own labels are logged as visualizer
-    scalars ``clusterfit/<task>/...``.
+    Before training, extracts ``layer`` features of N_pre over the train
+    dataset (deterministic pipeline), clusters them into ``num_clusters``
+    groups and hands the ids to the train :class:`PseudoLabelDataset`.
+    Labels, centroids and ``summary.json`` (the fingerprint of everything
+    that made them, the files' SHA-256) go to ``work_dir/clusterfit/<task>``;
+    a rerun or ``--resume`` with the same fingerprint reuses them, a resume
+    only ever trains on its checkpoint's labels. A list ``num_clusters=[K1,
+    K2, ...]`` (the K sweep of Table 7) extracts once and makes one label set
+    per K (task ``k<K>`` or ``task_names``) for a ``MultiTaskHead`` N_cf.
+    k-means follows the paper (appendix D) and VISSL: L2-normalised
+    features, plain k-means; appendix B's 1B-image schedule is
+    ``num_iters=30, max_train_points=200_000_000, num_full_iters=5``. Sizes,
+    objective and NMI/ARI are logged as scalars ``clusterfit/<task>/...``.
 
     Args:
-        pretrained_config (str): Config of N_pre (built as mmpretrain's
-            ``get_model`` does).
+        pretrained_config (str): Config of N_pre (built as ``get_model``).
         pretrained_checkpoint (str): Checkpoint of N_pre.
-        num_clusters (int | Sequence[int]): K, equal to the head's (and
-            ``data_preprocessor``'s) ``num_classes``; a list makes one label
-            set per K for a ``MultiTaskHead``. Defaults to 16000 (paper).
+        num_clusters (int | Sequence[int]): K (the head's ``num_classes``),
+            or one K per task of a ``MultiTaskHead``. Defaults to 16000.
         layer (str): ``'res5'`` (paper), ``'res4'``, ``'conv1'`` ... or a
             backbone module name.
-        num_iters (int): k-means iterations on the training sample.
-        seed (int): k-means seed.
-        backend (str): ``'auto'``, ``'faiss'`` or ``'torch'``.
-        spherical (bool): Re-normalise centroids after every update.
-        max_train_points (int, optional): Train k-means on at most this many
-            points, then assign every point.
-        num_full_iters (int): Lloyd iterations over all points after the
-            sample (appendix B: 5).
+        num_iters, seed, backend, spherical, max_train_points,
+            num_full_iters: k-means settings, see
+            :func:`cf_mm.clustering.kmeans` (``max_train_points``: train on
+            a sample, then assign every point).
         extract_pipeline (Sequence[dict], optional): Deterministic pipeline
-            giving N_pre's input; defaults to N_pre's own test pipeline.
+            of N_pre's input (default: N_pre's test pipeline).
         batch_size (int): Extraction batch size per GPU.
         num_workers (int): Extraction dataloader workers.
         feature_dtype (str): On-disk feature dtype.
         keep_features (bool): Keep ``clusterfit/<task>/features``.
-        task_name (str, optional): Label set of a multi-task
-            PseudoLabelDataset (a folder name: letters, digits, ``_-.``).
-        method (str): ``'kmeans'`` (ClusterFit), or a baseline using the
-            wrapped dataset's labels: ``'prototype'`` (nearest class mean)
-            or ``'per_label'`` (k-means inside each label).
-        task_names (Sequence[str], optional): Tasks of a K list (default
-            ``k<K>``).
+        task_name (str, optional): Task of a multi-task PseudoLabelDataset
+            (a folder name: letters, digits, ``_-.``).
+        method (str): ``'kmeans'``, or a baseline using the wrapped
+            dataset's labels: ``'prototype'`` or ``'per_label'``.
+        task_names (Sequence[str], optional): Tasks of a K list.
+        allow_degenerate (bool): Train on a degenerate clustering (more than
+            half of the clusters empty, or one cluster over half of the
+            samples and 4x the mean size: e.g. a broken N_pre), which
+            otherwise stops the run before any label is written.
+        fingerprint_mode (str): ``'stat'`` (path, size, mtime of every
+            image) or ``'content'`` (SHA-256 of every byte: catches an image
+            swapped keeping size and mtime, at the cost of a full read).
     """
 
     priority = 'VERY_HIGH'
@@ -100,18 +98,11 @@ class ClusterFitHook(Hook):
                  keep_features: bool = False,
                  task_name: Optional[str] = None,
                  method: str = 'kmeans',
-                 task_names: Optional[Sequence[str]] = None):
-        if method not in METHODS:
-            raise ValueError(f'ClusterFitHook: unknown method {method!r}; '
-                             f'use one of {METHODS}')
-        for name, path in (('pretrained_config', pretrained_config),
-                           ('pretrained_checkpoint', pretrained_checkpoint)):
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'ClusterFitHook: {name} not found: '
-                                        f'{path}')
-        if int(num_full_iters) < 0:
-            raise ValueError('ClusterFitHook: num_full_iters must be >= 0, '
-                             f'got {num_full_iters}')
+                 task_names: Optional[Sequence[str]] = None,
+                 allow_degenerate: bool = False,
+                 fingerprint_mode: str = 'stat'):
+        check_hook_args(method, pretrained_config, pretrained_checkpoint,
+                        num_full_iters)
         self.label_sets = make_label_sets(num_clusters, task_name,
                                           task_names)
         self.multi_k = not isinstance(num_clusters, (int, np.integer))
@@ -124,22 +115,25 @@ class ClusterFitHook(Hook):
             spherical=bool(spherical), max_train_points=max_train_points,
             num_full_iters=int(num_full_iters))
         self.layer, self.method, self.task_name = layer, method, task_name
-        if extract_pipeline is None:
-            extract_pipeline, self.pipeline_source = extraction_pipeline(
-                pretrained_config)
-        else:
-            self.pipeline_source = 'ClusterFitHook.extract_pipeline'
-        self.extract_pipeline = [dict(t) for t in extract_pipeline]
+        self.allow_degenerate = bool(allow_degenerate)
+        self.fingerprint_mode = check_fingerprint_mode(
+            fingerprint_mode, 'ClusterFitHook: fingerprint_mode')
+        # What N_pre is besides its weights (e.g. its preprocessor's
+        # mean/std) changes the features: part of the fingerprint.
+        self.pretrained_model = jsonable(
+            resolved_model_config(pretrained_config))
+        self.extract_pipeline, self.pipeline_source = extraction_pipeline(
+            pretrained_config, extract_pipeline,
+            'ClusterFitHook.extract_pipeline')
         self.extract_args = dict(batch_size=batch_size,
                                  num_workers=num_workers, dtype=feature_dtype)
         self.keep_features = keep_features
         self.labels_ready = False
         self._locks: List[DirLock] = []
-        self._resume_from: Optional[str] = None
+        self._resume = ResumedCheckpoint()
 
     @property
-    def task(self) -> str:
-        """Name of the (first) label set in file paths and scalar names."""
+    def task(self) -> str:  # of the (first) label set, in paths and scalars
         return self.label_sets[0].task
 
     @property
@@ -168,7 +162,7 @@ class ClusterFitHook(Hook):
                                          label_set.task)
         with preserved_rng_state():
             try:
-                on_rank0(self._lock_out_dirs, 'ClusterFitHook')
+                on_rank0(self._lock_label_dirs, 'ClusterFitHook')
                 labels = self._load_or_cluster(runner, dataset)
             except BaseException:
                 self._release_lock()
@@ -193,16 +187,11 @@ class ClusterFitHook(Hook):
                            self.multi_k)
         check_checkpoint_file(self.pretrained_checkpoint,
                               'ClusterFitHook: pretrained_checkpoint')
-        self._resume_from = resolve_resume_checkpoint(runner)
+        self._resume = ResumedCheckpoint(resolve_resume_checkpoint(runner))
 
-    def _lock_out_dirs(self) -> None:
-        """Rank 0: lock every label folder until the run ends."""
-        for label_set in self.label_sets:
-            try:
-                self._locks.append(DirLock(label_set.out_dir,
-                                           'ClusterFit labels').acquire())
-            except LockHeldError as err:
-                raise LockHeldError(f'ClusterFitHook: {err}') from None
+    def _lock_label_dirs(self) -> None:  # rank 0, until the run ends
+        self._locks = lock_all([s.out_dir for s in self.label_sets],
+                               'ClusterFit labels', 'ClusterFitHook: ')
 
     def _release_lock(self) -> None:
         while self._locks:
@@ -215,45 +204,28 @@ class ClusterFitHook(Hook):
                                       dict(method=self.method)))
 
     def _class_labels(self, dataset) -> Optional[np.ndarray]:
-        """The wrapped dataset's labels, which the baselines cluster by."""
-        if self.method == 'kmeans':
-            return None
-        labels = dataset.get_original_gt_labels()
-        if labels is None or len(labels) != len(dataset):
-            raise ValueError(
-                f'ClusterFitHook: method={self.method!r} clusters by the '
-                'class labels of the train dataset, but '
-                f'{type(dataset.dataset).__name__} (wrapped by '
-                'PseudoLabelDataset) has no labels (get_gt_labels()); use '
-                "method='kmeans' or a labelled dataset")
-        return np.asarray(labels)
+        return dataset_class_labels(dataset, self.method)
 
     def _load_or_cluster(self, runner, dataset) -> List[np.ndarray]:
         """Every label set's labels on every rank: reused when the
         fingerprint matches, else extracted once (every rank) and clustered
         (rank 0). A resumed run never replaces the labels its checkpoint was
         trained on."""
-        labels = {}
+        labels, label_sets = {}, self.label_sets
 
         def decide() -> tuple:  # rank 0 only: hashes, reads files
             fingerprints = clusterfit_fingerprints(
                 self.pretrained_checkpoint, dataset.dataset, self.layer,
                 self.extract_pipeline, self._kmeans_settings(),
-                [s.num_clusters for s in self.label_sets],
-                class_labels=self._class_labels(dataset))
-            for i, label_set in enumerate(self.label_sets):
-                decision = decide_reuse(label_set.out_dir, fingerprints[i],
-                                        self._resume_from)
-                if decision.refusal:
-                    raise RuntimeError(decision.refusal)
-                if decision.warning:
-                    runner.logger.warning(decision.warning)
-                if decision.labels is not None:
-                    labels[i] = decision.labels
-                    runner.logger.info(f'ClusterFit: reusing labels in '
-                                       f'{label_set.out_dir} (same '
-                                       'fingerprint)')
-            return fingerprints, [i for i in range(len(fingerprints))
+                [s.num_clusters for s in label_sets],
+                model_config=self.pretrained_model,
+                class_labels=self._class_labels(dataset),
+                mode=self.fingerprint_mode)
+            labels.update(decide_label_sets(
+                [s.out_dir for s in label_sets], fingerprints,
+                self._resume.path, logger=runner.logger,
+                check=lambda i, found: self._check_resumed(found, i)))
+            return fingerprints, [i for i in range(len(label_sets))
                                   if i not in labels]
 
         fingerprints, todo = on_rank0(decide, 'ClusterFitHook')
@@ -265,26 +237,19 @@ class ClusterFitHook(Hook):
                 self.layer, feat_dir, logger=runner.logger,
                 device=next(get_ori_model(runner.model).parameters()).device,
                 **self.extract_args)
-            on_rank0(lambda: self._cluster(runner, dataset, store, todo,
-                                           fingerprints, labels, feat_dir),
-                     'ClusterFitHook')
+            on_rank0(lambda: labels.update(cluster_label_sets(
+                store, len(dataset), label_sets, todo, fingerprints,
+                self.method, self.settings, self._class_labels(dataset),
+                runner.logger, self.allow_degenerate,
+                check=lambda i, made: self._check_resumed(made, i))),
+                'ClusterFitHook')
+            if not self.keep_features and runner.rank == 0:
+                shutil.rmtree(feat_dir, ignore_errors=True)  # made labels
         return [broadcast_int64(labels.get(i), len(dataset))
                 for i in range(len(self.label_sets))]
 
-    def _cluster(self, runner, dataset, store, todo: List[int],
-                 fingerprints: List[dict], labels: dict,
-                 feat_dir: str) -> None:
-        """Rank 0: cluster and save the label sets ``todo``; a resumed run
-        checks them against its checkpoint."""
-        check_store_covers(store, len(dataset), 'the train dataset')
-        for i in todo:
-            labels[i] = cluster_label_set(
-                store, self.label_sets[i], self.method, self.settings,
-                self._class_labels(dataset),
-                meta=dict(fingerprint=fingerprints[i]), logger=runner.logger)
-        if not self.keep_features:
-            shutil.rmtree(feat_dir, ignore_errors=True)
-        for i in todo if self._resume_from is not None else []:
-            check_checkpoint_labels(self._resume_from, labels[i],
-                                    self.label_sets[i].task,
-                                    self.label_sets[i].out_dir)
+    def _check_resumed(self, labels, index: int) -> None:
+        """A resumed run trains only on the labels of its checkpoint."""
+        label_set = self.label_sets[index]
+        self._resume.check(labels, label_set.task,
+                           osp.join(label_set.out_dir, 'labels.npy'))
