@@ -13,6 +13,14 @@ class mean, K = number of classes; k-means inside each label with
 multi-label targets, row i = sample id i. ``-k 10,100,1000`` clusters the
 same features for several K (one sub-folder ``k<K>`` per K).
 
+Before clustering a store, the tool takes its shared lock (an extraction
+into it stops instead of rewriting it under the tool) and checks every shard
+file against the SHA-256 in its manifest (``--no-verify`` skips that read
+pass). ``summary.json`` records what the features were made from (the
+extraction's ``meta.json``), which ``PseudoLabelDataset`` checks. A
+degenerate clustering (most clusters empty, or one holding most samples)
+stops unless ``--allow-degenerate``.
+
 Examples:
     # ImageNet-1K, K=16000, on the GPUs faiss sees (CPU otherwise)
     python tools/cluster.py work_dirs/features --layer res5 \
@@ -38,6 +46,7 @@ import os.path as osp
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -376,14 +385,25 @@ def main(argv=None) -> int:
             dist.destroy_process_group()
 
 
+@contextmanager
 def read_lock(path: str, layer=None):
     """The store's shared lock while it is clustered (no extraction may
-    rewrite it meanwhile); nothing for a ``.npy`` file."""
-    from contextlib import nullcontext
+    rewrite it meanwhile); nothing for a ``.npy`` file, a warning for a
+    store on a read-only file system (nobody can rewrite it there)."""
     if osp.isfile(path):
-        return nullcontext()
-    return store_lock(store_root(path, layer), shared=True,
-                      purpose='tools/cluster.py reading')
+        yield
+        return
+    root = store_root(path, layer)
+    lock = store_lock(root, shared=True, purpose='tools/cluster.py reading')
+    try:
+        lock.acquire()
+    except OSError as err:  # read-only: no lock file can be made
+        print(f'warning: cannot lock {root} ({err.strerror}); reading it '
+              'unlocked', file=sys.stderr)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def run(args: argparse.Namespace, features, out_dir: str, rank: int,

@@ -357,8 +357,12 @@ def extract_to_store(model: nn.Module,
                 writer.abort()
             raise
         barrier()
-        on_rank0(lambda: [write_manifest(root, len(dataset))
-                          for root in roots], 'feature extraction')
+
+        def vouch() -> None:  # rank 0: check the shards, write manifests
+            for root in roots:
+                write_manifest(root, len(dataset))
+
+        on_rank0(vouch, 'feature extraction')
     finally:
         for lock in locks:
             lock.release()
