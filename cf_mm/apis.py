@@ -4,16 +4,23 @@ The project's tools are thin wrappers: they import cf_mm (registration, the
 checkpoint allow-list, the known-harmless warnings silenced) and then run
 mmpretrain's own tool, so every flag (``--auto-scale-lr``, ``--tta``,
 ``--out-item`` ...) means exactly what it means in mmpretrain. The one
-addition: ``pin_memory`` follows the device (off without an accelerator,
-where torch would only warn that it cannot pin).
+additions: ``pin_memory`` follows the device (off without an accelerator,
+where torch would only warn that it cannot pin); a training run locks its
+work dir (:func:`work_dir_lock`) before mmengine writes anything there, so
+a second run into a busy work dir stops at once, naming the first, without
+overwriting its config dump; a missing config (or ``--resume`` /
+checkpoint file) is one ``error:`` line, not a traceback.
 
 :func:`load_config` applies the same command-line logic (mmpretrain's
 ``merge_args``) from Python, so the demo and the tests drive the very code
 path of ``python tools/train.py``.
 """
 import argparse
+import contextlib
 import importlib.util
+import os
 import os.path as osp
+import sys
 from types import ModuleType
 from typing import Dict, Optional
 
@@ -22,8 +29,24 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import cf_mm  # noqa: F401  (registers cf_mm components)
+from cf_mm.utils.lock import DirLock, LockHeldError
 
 _TOOLS: Dict[str, ModuleType] = {}
+#: Lock file of a training run in its work dir (the ClusterFit hook's own
+#: locks live in ``clusterfit/<task>/cf_mm.lock``).
+WORK_DIR_LOCK = 'cf_mm_train.lock'
+
+
+def work_dir_lock(work_dir: str):
+    """The lock a training run holds on its work dir (rank 0 only: other
+    ranks of a launcher follow it), as a context manager.
+
+    Args:
+        work_dir (str): The run's work dir (created if missing).
+    """
+    if int(os.environ.get('RANK', '0')) != 0:
+        return contextlib.nullcontext()
+    return DirLock(work_dir, 'training run', name=WORK_DIR_LOCK)
 
 
 def config_dir() -> str:
@@ -82,24 +105,68 @@ def mmpretrain_tool(name: str) -> ModuleType:
     return _TOOLS[name]
 
 
+def check_tool_files(name: str, args: argparse.Namespace) -> None:
+    """The files a train/test command names exist (else ``ValueError``
+    naming the argument)."""
+    files = [('config', args.config)]
+    if name == 'test':
+        files.append(('checkpoint', args.checkpoint))
+    elif args.resume not in (None, 'auto'):
+        files.append(('--resume', args.resume))
+    for what, path in files:
+        if not osp.isfile(path):
+            raise ValueError(f'{what} file not found: {path}')
+
+
+def _stop(message: str) -> None:
+    """End a tool before any work with one ``error:`` line (status 2)."""
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
 def run_mmpretrain_tool(name: str) -> None:
     """Run mmpretrain's ``tools/<name>.py`` on ``sys.argv``.
 
-    ``--no-pin-memory`` is implied where no accelerator exists.
+    ``--no-pin-memory`` is implied where no accelerator exists; ``train``
+    holds :func:`work_dir_lock` from the moment its config is final (before
+    the Runner writes to the work dir) until it ends. A missing file or a
+    busy work dir ends the tool with one ``error:`` line (status 2); errors
+    during the run keep their traceback.
 
     Args:
         name (str): ``'train'`` or ``'test'``.
     """
     tool = mmpretrain_tool(name)
-    parse_args = tool.parse_args
+    parse_args, merge_args = tool.parse_args, tool.merge_args
 
     def parse_args_pinning_by_device() -> argparse.Namespace:
         args = parse_args()
+        try:
+            check_tool_files(name, args)
+        except ValueError as err:
+            _stop(str(err))
         args.no_pin_memory = args.no_pin_memory or not accelerator_available()
         return args
 
-    tool.parse_args = parse_args_pinning_by_device
-    tool.main()
+    with contextlib.ExitStack() as held:
+
+        def merge_and_lock(cfg: Config, args: argparse.Namespace) -> Config:
+            cfg = merge_args(cfg, args)
+            if name == 'train':
+                try:
+                    held.enter_context(work_dir_lock(cfg.work_dir))
+                except LockHeldError as err:
+                    _stop(str(err))
+            return cfg
+
+        # The module is cached (load_config uses it): patched for this run
+        # only.
+        tool.parse_args = parse_args_pinning_by_device
+        tool.merge_args = merge_and_lock
+        try:
+            tool.main()
+        finally:
+            tool.parse_args, tool.merge_args = parse_args, merge_args
 
 
 def load_config(config: str,
@@ -157,7 +224,10 @@ def load_config(config: str,
 
 
 def train(cfg: Config) -> Runner:
-    """Build a Runner from ``cfg``, train, and return the runner."""
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    """Build a Runner from ``cfg``, train, and return the runner; the work
+    dir is locked (:func:`work_dir_lock`) from before the Runner is built
+    until training ends."""
+    with work_dir_lock(cfg.work_dir):
+        runner = Runner.from_cfg(cfg)
+        runner.train()
     return runner

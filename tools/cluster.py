@@ -13,6 +13,14 @@ class mean, K = number of classes; k-means inside each label with
 multi-label targets, row i = sample id i. ``-k 10,100,1000`` clusters the
 same features for several K (one sub-folder ``k<K>`` per K).
 
+Before clustering a store, the tool takes its shared lock (an extraction
+into it stops instead of rewriting it under the tool) and checks every shard
+file against the SHA-256 in its manifest (``--no-verify`` skips that read
+pass). ``summary.json`` records what the features were made from (the
+extraction's ``meta.json``), which ``PseudoLabelDataset`` checks. A
+degenerate clustering (most clusters empty, or one holding most samples)
+stops unless ``--allow-degenerate``.
+
 Examples:
     # ImageNet-1K, K=16000, on the GPUs faiss sees (CPU otherwise)
     python tools/cluster.py work_dirs/features --layer res5 \
@@ -38,17 +46,20 @@ import os.path as osp
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
 from cf_mm.clustering import (KMeansResult, kmeans, load_labels,
                               save_cluster_result)
 from cf_mm.clustering.baselines import METHODS, check_class_labels, cluster
-from cf_mm.clustering.results import size_stats_from_counts
+from cf_mm.clustering.results import (check_not_degenerate,
+                                      size_stats_from_counts)
 from cf_mm.features.store import (MANIFEST_FILE, META_FILE, FeatureStore,
-                                  check_store_covers)
-from cf_mm.utils.cli import run_main
+                                  check_store_covers, store_lock)
+from cf_mm.utils.cli import int_at_least, positive_int, run_main
 from cf_mm.utils.lock import DirLock
+from cf_mm.utils.npy import read_npy_header
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -77,17 +88,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--layer',
                         help='layer sub-directory when FEATURES is the root '
                         'written by tools/extract_features.py')
-    parser.add_argument('--num-iters', type=int, default=20,
+    parser.add_argument('--num-iters', type=positive_int, default=20,
                         help='k-means iterations on the training sample')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int_at_least(0), default=0)
     parser.add_argument('--backend', default='auto',
                         choices=['auto', 'faiss', 'torch'],
                         help='auto: faiss (GPU if faiss has one); torch '
                         'with --launcher')
-    parser.add_argument('--max-train-points', type=int,
+    parser.add_argument('--max-train-points', type=positive_int,
                         help='train on a random sample of this many points, '
                         'then assign all (default: train on all)')
-    parser.add_argument('--num-full-iters', type=int, default=0,
+    parser.add_argument('--num-full-iters', type=int_at_least(0), default=0,
                         help='extra k-means iterations streamed over all '
                         'points before the final assignment')
     parser.add_argument('--init', default='random',
@@ -102,7 +113,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         action='store_false',
                         help='plain k-means (the default; kept for old '
                         'commands)')
-    parser.add_argument('--chunk-size', type=int, default=65536,
+    parser.add_argument('--chunk-size', type=positive_int, default=65536,
                         help='rows per chunk of the streaming passes')
     parser.add_argument('--precision', default='auto',
                         choices=['auto', 'fp32', 'tf32', 'bf16'],
@@ -113,6 +124,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--quiet', action='store_true',
                         help='no per-iteration output')
+    parser.add_argument('--allow-degenerate', action='store_true',
+                        help='write a degenerate clustering (more than half '
+                        'of the clusters empty, or one cluster holding more '
+                        'than half of the samples and 4x the mean size) '
+                        'instead of stopping')
+    parser.add_argument('--no-verify', action='store_true',
+                        help="skip the check of the store's shard files "
+                        'against the SHA-256 in its manifest (one read pass '
+                        'over the store, see docs/benchmarks.md)')
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -168,6 +188,7 @@ def open_features(path: str, layer=None):
         if osp.getsize(path) == 0:
             raise ValueError(f'{path} is empty (0 bytes): not a .npy file')
         try:
+            read_npy_header(path)
             array = np.load(path, mmap_mode='r')
         except (ValueError, EOFError, OSError) as err:
             raise ValueError(f'cannot read {path}: {type(err).__name__}: '
@@ -179,6 +200,12 @@ def open_features(path: str, layer=None):
                 f'{getattr(array, "dtype", type(array).__name__)} of shape '
                 f'{getattr(array, "shape", None)}')
         return array
+    return checked_store(store_root(path, layer))
+
+
+def store_root(path: str, layer=None) -> str:
+    """The store ``path`` names: itself, or its layer ``layer`` (or only
+    layer) when it is the root written by ``tools/extract_features.py``."""
     if not osp.isdir(path):
         raise FileNotFoundError(f'features not found: {path}')
     entries = [d for d in sorted(os.listdir(path))
@@ -187,19 +214,49 @@ def open_features(path: str, layer=None):
         if layer not in entries:
             raise FileNotFoundError(
                 f'no layer {layer!r} under {path}: found {entries}')
-        return checked_store(osp.join(path, layer))
-    if any(osp.isfile(osp.join(path, d, META_FILE)) for d in entries):
-        return checked_store(path)
+        return osp.join(path, layer)
+    if osp.isfile(osp.join(path, MANIFEST_FILE)) or any(
+            osp.isfile(osp.join(path, d, META_FILE)) for d in entries):
+        return path
     layers = [d for d in entries
               if any(osp.isfile(osp.join(path, d, s, META_FILE))
                      for s in os.listdir(osp.join(path, d))
                      if osp.isdir(osp.join(path, d, s)))]
     if len(layers) == 1:
-        return checked_store(osp.join(path, layers[0]))
+        return osp.join(path, layers[0])
     if layers:
         raise ValueError(f'{path} holds features of several layers '
                          f'{layers}: choose one with --layer')
     raise FileNotFoundError(f'no feature store in {path}')
+
+
+def extraction_meta(root: str) -> dict:
+    """The ``meta.json`` of the extraction that wrote the stores under
+    ``root`` (``{}`` when there is none)."""
+    meta_file = osp.join(root, 'meta.json')
+    if not osp.isfile(meta_file):
+        return {}
+    try:
+        with open(meta_file) as f:
+            meta = json.load(f)
+    except ValueError as err:
+        raise ValueError(f'corrupt {meta_file}: {err}') from err
+    if not isinstance(meta, dict):
+        raise ValueError(f'corrupt {meta_file}: not a JSON object')
+    return meta
+
+
+def feature_source(features) -> dict:
+    """The identity of the features (dataset fingerprint, checkpoint and
+    model hashes) that ``tools/extract_features.py`` recorded, plus the
+    layer, for the label folder; ``{}`` for a ``.npy`` file or a store
+    without it."""
+    if not isinstance(features, FeatureStore):
+        return {}
+    root = osp.normpath(features.root)
+    source = extraction_meta(osp.dirname(root)).get('source')
+    return dict(source, layer=osp.basename(root)) \
+        if isinstance(source, dict) else {}
 
 
 def checked_store(root: str) -> FeatureStore:
@@ -220,16 +277,18 @@ def checked_store(root: str) -> FeatureStore:
             f'{store.shard_names}) are not the sample ids 0..'
             f'{store.num_samples - 1} in order (id range {store.id_range}); '
             'stale or foreign shards? Extract again into an empty directory')
-    meta_file = osp.join(osp.dirname(osp.normpath(root)), 'meta.json')
+    extraction = osp.dirname(osp.normpath(root))
+    meta_file = osp.join(extraction, 'meta.json')
+    layers = extraction_meta(extraction).get('layers')
     expected = None
-    if osp.isfile(meta_file):
-        try:
-            with open(meta_file) as f:
-                layers = json.load(f).get('layers', {})
-            expected = layers.get(osp.basename(osp.normpath(root)),
-                                  {}).get('num_samples')
-        except (ValueError, AttributeError) as err:
-            raise ValueError(f'corrupt {meta_file}: {err}') from err
+    if isinstance(layers, dict):
+        name = osp.basename(osp.normpath(root))
+        if name not in layers:
+            raise ValueError(
+                f'{root} is not part of the extraction that {meta_file} '
+                f'describes (layers {sorted(layers)}): a leftover of an '
+                'earlier extraction')
+        expected = (layers.get(name) or {}).get('num_samples')
     if expected is not None:
         check_store_covers(store, int(expected), f'{meta_file}')
     elif store.manifest is None:
@@ -298,24 +357,53 @@ def default_out_dir(args: argparse.Namespace) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     check_method_args(args)
-    if args.chunk_size < 1:
-        raise ValueError(f'--chunk-size must be >= 1, got {args.chunk_size}')
-    features = open_features(args.features, args.layer)
-    for k in args.num_clusters or []:
-        if k > len(features):
-            raise ValueError(f'--num-clusters {k} is larger than the '
-                             f'{len(features)} samples of {args.features}')
-    out_dir = args.out_dir or default_out_dir(args)
-    distributed = args.launcher != 'none'
-    if not distributed:
-        with DirLock(out_dir, 'tools/cluster.py output'):
-            return run(args, features, out_dir, 0, 1)
-    rank, world_size = init_distributed()
+    with read_lock(args.features, args.layer):
+        features = open_features(args.features, args.layer)
+        for k in args.num_clusters or []:
+            if k > len(features):
+                raise ValueError(f'--num-clusters {k} is larger than the '
+                                 f'{len(features)} samples of '
+                                 f'{args.features}')
+        if isinstance(features, FeatureStore) and not args.no_verify:
+            tic = time.time()
+            num_bytes = features.verify()
+            if num_bytes and not args.quiet:
+                print(f'verified {num_bytes / 1e9:.2f} GB of shard files '
+                      f'against {MANIFEST_FILE} in {time.time() - tic:.1f} s',
+                      flush=True)
+        args.source = feature_source(features)
+        out_dir = args.out_dir or default_out_dir(args)
+        distributed = args.launcher != 'none'
+        if not distributed:
+            with DirLock(out_dir, 'tools/cluster.py output'):
+                return run(args, features, out_dir, 0, 1)
+        rank, world_size = init_distributed()
+        try:
+            return run(args, features, out_dir, rank, world_size)
+        finally:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+
+
+@contextmanager
+def read_lock(path: str, layer=None):
+    """The store's shared lock while it is clustered (no extraction may
+    rewrite it meanwhile); nothing for a ``.npy`` file, a warning for a
+    store on a read-only file system (nobody can rewrite it there)."""
+    if osp.isfile(path):
+        yield
+        return
+    root = store_root(path, layer)
+    lock = store_lock(root, shared=True, purpose='tools/cluster.py reading')
     try:
-        return run(args, features, out_dir, rank, world_size)
+        lock.acquire()
+    except OSError as err:  # read-only: no lock file can be made
+        print(f'warning: cannot lock {root} ({err.strerror}); reading it '
+              'unlocked', file=sys.stderr)
+    try:
+        yield
     finally:
-        import torch.distributed as dist
-        dist.destroy_process_group()
+        lock.release()
 
 
 def run(args: argparse.Namespace, features, out_dir: str, rank: int,
@@ -373,6 +461,9 @@ def run_one(args: argparse.Namespace, features, labels, num_clusters,
             **{**result.__dict__, 'labels': gathered,
                'stats': size_stats_from_counts(
                    np.bincount(gathered, minlength=k))})
+    if not args.allow_degenerate:
+        check_not_degenerate(result.stats, f'{args.features} (K={k})',
+                             '--allow-degenerate')
     meta = dict(
         features=osp.abspath(args.features),
         layer=args.layer,
@@ -387,6 +478,9 @@ def run_one(args: argparse.Namespace, features, labels, num_clusters,
         world_size=world_size,
         seconds=time.time() - tic,
         command=' '.join(sys.argv),
+        # The identity of the images and N_pre behind the features, which
+        # PseudoLabelDataset checks against the dataset it wraps.
+        source=getattr(args, 'source', {}),
     )
     save_cluster_result(out_dir, result, meta=meta)
     load_labels(out_dir)  # read back: fail here, not in training

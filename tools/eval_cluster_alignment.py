@@ -17,15 +17,16 @@ from cf_mm.evaluation.cluster_alignment import cluster_alignment
 from cf_mm.evaluation.inputs import (add_input_args, finish,
                                      init_tool_logger, load_inputs, record,
                                      require_single_label)
+from cf_mm.utils.cli import int_at_least, positive_int, run_main
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_input_args(parser)
-    parser.add_argument('--num-clusters', type=int, default=None,
+    parser.add_argument('--num-clusters', type=int_at_least(2), default=None,
                         help='k of k-means (default: number of classes)')
-    parser.add_argument('--niter', type=int, default=50)
-    parser.add_argument('--nredo', type=int, default=1)
+    parser.add_argument('--niter', type=positive_int, default=50)
+    parser.add_argument('--nredo', type=positive_int, default=1)
     return parser.parse_args()
 
 
@@ -51,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

@@ -16,6 +16,7 @@ from cf_mm.evaluation.inputs import (add_input_args, finish,
                                      init_tool_logger, load_inputs, record,
                                      require_single_label)
 from cf_mm.evaluation.retrieval import recall_at_k
+from cf_mm.utils.cli import positive_int_list, run_main
 
 SPLITS = ('test', )
 
@@ -23,7 +24,8 @@ SPLITS = ('test', )
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_input_args(parser, splits=SPLITS)
-    parser.add_argument('--ks', default='1,2,4,8',
+    parser.add_argument('--ks', default=[1, 2, 4, 8],
+                        type=positive_int_list,
                         help='comma-separated K values (default 1,2,4,8)')
     return parser.parse_args()
 
@@ -33,7 +35,7 @@ def main() -> None:
     init_tool_logger('eval_retrieval')
     inputs = load_inputs(args, splits=SPLITS)
     labels = require_single_label(inputs['test'].labels, 'test')
-    ks = [int(k) for k in args.ks.split(',') if k.strip()]
+    ks = args.ks
     records = []
     for layer, feats in inputs['test'].feats.items():
         for k, value in recall_at_k(feats, labels, ks).items():
@@ -42,4 +44,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

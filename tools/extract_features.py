@@ -10,6 +10,15 @@ under a deterministic pipeline: the config's test/val pipeline, its
 :func:`cf_mm.features.extract.extraction_pipeline`). ``--data-config`` takes
 the data (and that pipeline) from another config.
 
+The extraction owns ``--out-dir``: what an earlier extraction left there
+(every layer's store, ``meta.json``) is removed first, so no old layer
+outlives its extraction; a folder holding anything else is refused before
+anything is touched. ``meta.json`` (written last) records the identity of
+what was extracted: the dataset's fingerprint (``--fingerprint``), the
+checkpoint's SHA-256 and the resolved model config's; ``tools/cluster.py``
+carries it into the label folder and ``PseudoLabelDataset`` checks it
+against the dataset it wraps.
+
 Examples:
     python tools/extract_features.py configs/rotnet/rotnet_resnet50_8xb32-steplr-105e_in1k.py \
         work_dirs/rotnet/epoch_105.pth --layers res4,res5 --out-dir work_dirs/features
@@ -17,6 +26,7 @@ Examples:
         CONFIG CKPT --out-dir work_dirs/features --launcher pytorch
 """
 import argparse
+import hashlib
 import json
 import os
 import os.path as osp
@@ -27,8 +37,13 @@ from mmengine.dist import get_dist_info, init_dist, is_main_process
 from mmengine.registry import init_default_scope
 from cf_mm.features.extract import (build_extraction_dataset,
                                     build_extraction_model, check_model_input,
-                                    extract_to_store, list_layers)
-from cf_mm.utils.cli import positive_int, run_main
+                                    extract_to_store, list_layers,
+                                    resolved_model_config)
+from cf_mm.features.store import clear_out_dir
+from cf_mm.utils.atomic import atomic_save_json
+from cf_mm.utils.cli import int_at_least, positive_int, run_main
+from cf_mm.utils.fingerprint import (FINGERPRINT_MODES, dataset_fingerprint,
+                                     file_sha256, jsonable)
 from cf_mm.utils.lock import DirLock
 
 
@@ -50,7 +65,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--dtype', default='float32',
                         choices=['float32', 'float16'])
     parser.add_argument('--batch-size', type=positive_int, default=64)
-    parser.add_argument('--num-workers', type=int, default=4)
+    parser.add_argument('--num-workers', type=int_at_least(0), default=4)
+    parser.add_argument('--fingerprint', default='stat',
+                        choices=FINGERPRINT_MODES,
+                        help='dataset identity recorded in meta.json: stat '
+                        '(path, size, mtime of every file) or content '
+                        '(SHA-256 of every byte; catches a file swapped '
+                        'keeping size and mtime)')
     parser.add_argument('--no-l2-normalize', action='store_true')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides for the data config')
@@ -61,6 +82,21 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def source_identity(args, dataset) -> dict:
+    """What the features were made from, for the label folder."""
+    model = json.dumps(jsonable(resolved_model_config(args.config)),
+                       sort_keys=True)
+    return dict(
+        dataset_type=type(dataset.dataset).__name__,
+        num_samples=len(dataset),
+        dataset_sha256=dataset_fingerprint(dataset.dataset,
+                                           args.fingerprint),
+        fingerprint_mode=args.fingerprint,
+        checkpoint_sha256=file_sha256(args.checkpoint),
+        model_sha256=hashlib.sha256(model.encode()).hexdigest(),
+        pipeline=dataset.source)
 
 
 def main() -> None:
@@ -80,15 +116,17 @@ def main() -> None:
                       setting='a test_pipeline in the data config '
                       '(--data-config)')
     layers = list_layers(args.layers)
-    lock = None
+    lock, identity = None, None
+    meta_file = osp.join(args.out_dir, 'meta.json')
     if is_main_process():
-        # One extraction per out dir at a time; its meta.json describes a
-        # finished extraction only (removed now, written last).
+        # One extraction per out dir at a time; it owns the folder (an old
+        # layer would outlive its extraction), and its meta.json describes
+        # a finished extraction only (removed now, written last).
         lock = DirLock(args.out_dir, 'tools/extract_features.py output')
         lock.acquire()
-        meta_file = osp.join(args.out_dir, 'meta.json')
-        if osp.exists(meta_file):
-            os.remove(meta_file)
+        clear_out_dir(args.out_dir, keep=(osp.basename(lock.path), ),
+                      what='--out-dir')
+        identity = source_identity(args, dataset)
     stores = extract_to_store(
         model, dataset, args.out_dir, layers=layers,
         batch_size=args.batch_size, num_workers=args.num_workers,
@@ -100,11 +138,9 @@ def main() -> None:
             split=args.split,
             layers={k: dict(num_samples=s.num_samples, dim=s.dim)
                     for k, s in stores.items()},
-            l2_normalize=not args.no_l2_normalize)
-        tmp = meta_file + f'.tmp-{os.getpid()}'
-        with open(tmp, 'w') as f:
-            json.dump(meta, f, indent=2)
-        os.replace(tmp, meta_file)
+            l2_normalize=not args.no_l2_normalize,
+            source=identity)
+        atomic_save_json(meta_file, meta)
         for name, store in stores.items():
             print(f'{name}: {store.num_samples} x {store.dim} -> '
                   f'{osp.join(args.out_dir, name)}')

@@ -29,7 +29,6 @@ Examples:
     python tools/feature_metrics.py --feature-dir FEATS  # pre_<layer>.npy, eval_<layer>.npy
 """
 import argparse
-import os.path as osp
 
 import numpy as np
 
@@ -37,10 +36,11 @@ from cf_mm.clustering import kmeans
 from cf_mm.evaluation.feature_metrics import (EQ3_FORMS, MIXTURE_DISTANCES,
                                               clustering_agreement,
                                               sl_mlp_metrics)
-from cf_mm.evaluation.inputs import (add_input_args, finish,
-                                     init_tool_logger, load_inputs, record,
-                                     require_single_label)
+from cf_mm.evaluation.inputs import (add_input_args, check_label_file,
+                                     finish, init_tool_logger, load_inputs,
+                                     load_npy, record, require_single_label)
 from cf_mm.evaluation.knn import l2_normalize
+from cf_mm.utils.cli import int_at_least, run_main
 
 SPLITS = ('pre', 'eval')
 
@@ -51,7 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--l2-normalize', action='store_true',
                         help='L2-normalise the features before R, phi, Pi '
                         '(SL-MLP uses the raw feature)')
-    parser.add_argument('--mixture-k', type=int, default=10,
+    parser.add_argument('--mixture-k', type=int_at_least(0), default=10,
                         help='neighbouring classes of Pi (0: skip Pi)')
     parser.add_argument('--mixture-distance', default='euclidean',
                         choices=MIXTURE_DISTANCES,
@@ -60,7 +60,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='R without mean removal (eq. 3 as printed)')
     parser.add_argument('--pseudo-labels',
                         help='.npy cluster ids of the pre-D samples')
-    parser.add_argument('--num-clusters', type=int, default=None)
+    parser.add_argument('--num-clusters', type=int_at_least(2), default=None,
+                        help='k of the per-layer k-means (default: number '
+                        'of classes)')
     return parser.parse_args(argv)
 
 
@@ -77,9 +79,10 @@ def check_disjoint_classes(pre_classes, eval_classes) -> None:
 
 
 def load_pseudo_labels(path: str, num_samples: int) -> np.ndarray:
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'--pseudo-labels file not found: {path}')
-    ids = np.load(path).reshape(-1)
+    ids = check_label_file(load_npy(path, '--pseudo-labels'), path)
+    if ids.ndim != 1:
+        raise ValueError(f'{path}: --pseudo-labels must be (N,) cluster '
+                         f'ids, got shape {ids.shape}')
     if len(ids) != num_samples:
         raise ValueError(f'{path} has {len(ids)} ids for {num_samples} '
                          'pre-D samples')
@@ -143,4 +146,4 @@ def main(argv=None) -> list:
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

@@ -17,6 +17,7 @@ import argparse
 import time
 
 from cf_mm.datasets.video_synthetic import make_synthetic_videos
+from cf_mm.utils.cli import int_at_least, positive_int, probability, run_main
 
 
 def main() -> None:
@@ -24,16 +25,16 @@ def main() -> None:
     parser.add_argument('--fmnist', default='data/fashion_mnist',
                         help='unpacked Fashion-MNIST IDX files')
     parser.add_argument('--out', default='data/synthetic_videos')
-    parser.add_argument('--num-train', type=int, default=600)
-    parser.add_argument('--num-val', type=int, default=200)
-    parser.add_argument('--num-frames', type=int, default=64)
-    parser.add_argument('--canvas', type=int, default=32)
-    parser.add_argument('--sprite', type=int, default=16)
-    parser.add_argument('--p-missing', type=float, default=0.2,
+    parser.add_argument('--num-train', type=positive_int, default=600)
+    parser.add_argument('--num-val', type=positive_int, default=200)
+    parser.add_argument('--num-frames', type=positive_int, default=64)
+    parser.add_argument('--canvas', type=positive_int, default=32)
+    parser.add_argument('--sprite', type=positive_int, default=16)
+    parser.add_argument('--p-missing', type=probability, default=0.2,
                         help='probability of dropping each true tag')
-    parser.add_argument('--p-spurious', type=float, default=0.2,
+    parser.add_argument('--p-spurious', type=probability, default=0.2,
                         help='probability of adding one wrong tag')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int_at_least(0), default=0)
     parser.add_argument('--rawframes', action='store_true',
                         help='write JPEG frame folders (RawframeDataset) '
                         'instead of MPEG-4 files (VideoDataset)')
@@ -51,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

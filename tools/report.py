@@ -27,6 +27,7 @@ from cf_mm.evaluation.report import (best_layer_table, layer_table,
                                      load_records, plot_layers,
                                      records_from_work_dir, to_csv,
                                      to_markdown)
+from cf_mm.utils.cli import int_at_least, run_main
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,7 +43,7 @@ def parse_args() -> argparse.Namespace:
                         help='comma-separated targets for layer tables')
     parser.add_argument('--layer-metric', default='top1',
                         help='metric of the layer tables and plots')
-    parser.add_argument('--digits', type=int, default=1)
+    parser.add_argument('--digits', type=int_at_least(0), default=1)
     parser.add_argument('--out-dir', required=True)
     return parser.parse_args()
 
@@ -105,4 +106,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

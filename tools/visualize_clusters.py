@@ -20,12 +20,12 @@ Examples:
 import argparse
 import os
 import os.path as osp
-import sys
 from typing import List, Sequence
 
 import numpy as np
 
 from cf_mm.clustering import load_labels
+from cf_mm.utils.cli import int_at_least, positive_int, run_main
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,14 +38,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'dataset was clustered')
     parser.add_argument('--split', default='train',
                         help='which dataloader (default: train)')
-    parser.add_argument('--clusters', type=int, default=8,
+    parser.add_argument('--clusters', type=positive_int, default=8,
                         help='random clusters shown (rows)')
-    parser.add_argument('--images', type=int, default=8,
+    parser.add_argument('--images', type=positive_int, default=8,
                         help='random images per cluster (columns)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--bins', type=int, default=30,
+    parser.add_argument('--seed', type=int_at_least(0), default=0)
+    parser.add_argument('--bins', type=positive_int, default=30,
                         help='histogram bins')
-    parser.add_argument('--dpi', type=int, default=90,
+    parser.add_argument('--dpi', type=positive_int, default=90,
                         help='resolution of the PNGs')
     parser.add_argument('--out', help='output prefix (default: '
                         '<label folder>/clusters)')
@@ -188,8 +188,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main())
-    except (ValueError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(2)
+    run_main(main)

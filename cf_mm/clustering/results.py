@@ -1,18 +1,25 @@
 """The k-means result, cluster-size statistics and the label files on disk.
 
 ``save_cluster_result`` writes ``labels.npy``, ``centroids.npy`` and
-``summary.json``. Each file is written to a temporary name and moved into
-place with ``os.replace``; ``summary.json`` is removed first and written last,
-so it marks a complete result: a crash leaves either no summary or a summary
-whose label file is complete and belongs to it.
+``summary.json``, each published whole or not at all
+(:func:`cf_mm.utils.atomic.atomic_write`); ``summary.json`` is removed first
+and written last, so it marks a complete result, and it records the SHA-256
+of the two ``.npy`` files: a crash leaves either no summary or a summary
+whose files are complete and belong to it, and a file replaced later (by
+another valid array) no longer matches it (:func:`verify_result_files`).
 """
+import hashlib
 import json
 import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import IO, Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
+
+from cf_mm.utils.atomic import atomic_write, npy_bytes
+from cf_mm.utils.fingerprint import file_sha256
+from cf_mm.utils.npy import read_npy_header
 
 LABELS_FILE = 'labels.npy'
 CENTROIDS_FILE = 'centroids.npy'
@@ -106,19 +113,39 @@ def cluster_size_stats(labels: np.ndarray,
     return size_stats_from_counts(cluster_sizes(labels, int(num_clusters)))
 
 
-def _atomic_write(path: str, write: Callable[[IO], None],
-                  mode: str = 'wb') -> None:
-    """Write through ``write(file)`` to a temp file, fsync, then rename."""
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
-        with open(tmp, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+class DegenerateClustering(ValueError):
+    """Most clusters are empty, or one cluster holds most samples."""
+
+
+def check_not_degenerate(stats: Dict[str, float], what: str,
+                         accept: str) -> None:
+    """Raise :class:`DegenerateClustering` for a degenerate clustering.
+
+    Degenerate: more than half of the K clusters are empty, or one cluster
+    holds more than half of the samples *and* more than 4 times the mean
+    cluster size N/K. (A majority cluster alone is common at small K on
+    unbalanced data.) Such labels mean the features barely differ, e.g. an
+    N_pre with broken or all-zero weights; training on them gives a network
+    that learns almost nothing.
+
+    Args:
+        stats (dict): :func:`cluster_size_stats` of the labels.
+        what (str): Whose clustering, for the message.
+        accept (str): The setting that accepts it, for the message.
+    """
+    k, n = int(stats['num_clusters']), int(stats['num_points'])
+    problems = []
+    if stats['empty'] * 2 > k:
+        problems.append(f"{stats['empty']} of the {k} clusters are empty")
+    if stats['max'] * 2 > n and stats['max'] * k > 4 * n:
+        problems.append(f"one cluster holds {stats['max']} of the {n} "
+                        'samples')
+    if problems:
+        raise DegenerateClustering(
+            f'{what}: degenerate clustering ({"; ".join(problems)}): the '
+            'features barely differ (an untrained or broken N_pre, e.g. '
+            f'all-zero weights?). No labels were written; set {accept} to '
+            'train on them anyway')
 
 
 def _jsonable(value):
@@ -149,14 +176,14 @@ def save_cluster_result(out_dir: str, result: KMeansResult,
     if centroids.ndim != 2:
         raise ValueError(f'centroids must be (K, D), got {centroids.shape}')
     cluster_sizes(labels, centroids.shape[0])  # validates the label range
+    files = {LABELS_FILE: npy_bytes(labels), CENTROIDS_FILE: npy_bytes(centroids)}
     os.makedirs(out_dir, exist_ok=True)
     summary_file = osp.join(out_dir, SUMMARY_FILE)
     # The summary vouches for the label file: drop it before touching labels.
     if osp.exists(summary_file):
         os.remove(summary_file)
-    _atomic_write(osp.join(out_dir, LABELS_FILE), lambda f: np.save(f, labels))
-    _atomic_write(osp.join(out_dir, CENTROIDS_FILE),
-                  lambda f: np.save(f, centroids))
+    for name, data in files.items():
+        atomic_write(osp.join(out_dir, name), data)
     summary = dict(
         num_clusters=int(centroids.shape[0]),
         num_samples=int(labels.shape[0]),
@@ -168,20 +195,110 @@ def save_cluster_result(out_dir: str, result: KMeansResult,
         full_objective=[float(v) for v in result.full_objective],
         final_objective=float(result.final_objective),
         timings=result.timings,
+        # The identity of the files this summary vouches for.
+        sha256={name: hashlib.sha256(data).hexdigest()
+                for name, data in files.items()},
         meta=meta or {},
     )
     # Short aliases used by readers of the summary.
     summary['K'] = summary['num_clusters']
     summary['N'] = summary['num_samples']
-    _atomic_write(summary_file,
-                  lambda f: json.dump(_jsonable(summary), f, indent=2), 'w')
+    atomic_write(summary_file, json.dumps(_jsonable(summary), indent=2))
 
 
-def load_labels(path: str) -> np.ndarray:
+def read_summary(out_dir: str) -> dict:
+    """The ``summary.json`` of a label directory."""
+    with open(osp.join(out_dir, SUMMARY_FILE)) as f:
+        return json.load(f)
+
+
+def agreement_with_labels(clusters: np.ndarray,
+                          labels: Optional[np.ndarray]) -> dict:
+    """NMI and ARI (scikit-learn's) of clusters against real labels.
+
+    Args:
+        clusters (np.ndarray): ``(N,)`` cluster ids.
+        labels (np.ndarray, optional): ``(N,)`` integer class labels; None,
+            multi-label or unlabelled (negative) entries give ``{}``.
+
+    Returns:
+        dict: ``{'nmi': float, 'ari': float}`` or ``{}``.
+    """
+    from sklearn.metrics import (adjusted_rand_score,
+                                 normalized_mutual_info_score)
+    if labels is None:
+        return {}
+    try:
+        labels = np.asarray(labels)
+    except ValueError:  # ragged multi-label lists
+        return {}
+    if (labels.shape != np.shape(clusters)
+            or not np.issubdtype(labels.dtype, np.integer)
+            or (labels.size and labels.min() < 0)):
+        return {}
+    return dict(nmi=float(normalized_mutual_info_score(labels, clusters)),
+                ari=float(adjusted_rand_score(labels, clusters)))
+
+
+def label_statistics(summary: dict, clusters: np.ndarray,
+                     class_labels: Optional[np.ndarray] = None) -> dict:
+    """What a ClusterFit run logs about one label set.
+
+    Args:
+        summary (dict): Its ``summary.json``.
+        clusters (np.ndarray): ``(N,)`` cluster ids.
+        class_labels (np.ndarray, optional): The dataset's own labels.
+
+    Returns:
+        dict: ``stats`` (cluster sizes, plus ``nmi``/``ari`` against the
+        class labels when they are single-label integers) and the k-means
+        ``objective`` / ``full_objective`` per iteration.
+    """
+    stats = dict(summary.get('stats', {}))
+    stats.update(agreement_with_labels(clusters, class_labels))
+    return dict(stats=stats,
+                objective=list(summary.get('objective', [])),
+                full_objective=list(summary.get('full_objective', [])))
+
+
+def verify_result_files(out_dir: str, summary: Optional[dict] = None,
+                        names=(LABELS_FILE, )) -> None:
+    """Raise ``ValueError`` unless the files of a label directory are the
+    ones its ``summary.json`` records (SHA-256; summaries written before
+    the hashes were recorded are not checked).
+
+    Args:
+        out_dir (str): The label directory.
+        summary (dict, optional): Its summary (read when omitted).
+        names (Sequence[str]): The files to check.
+    """
+    summary = read_summary(out_dir) if summary is None else summary
+    recorded = summary.get('sha256') or {}
+    for name in names:
+        if name not in recorded:
+            continue
+        path = osp.join(out_dir, name)
+        actual = file_sha256(path)
+        if actual != recorded[name]:
+            raise ValueError(
+                f'{path} is not the file {osp.join(out_dir, SUMMARY_FILE)} '
+                f'vouches for (SHA-256 {actual[:12]}... instead of '
+                f'{recorded[name][:12]}...): replaced or edited after '
+                'clustering')
+
+
+def load_labels(path: str, verify: bool = True) -> np.ndarray:
     """Load a label file written by :func:`save_cluster_result`.
+
+    The ``.npy`` header is checked (1-D integers, the file size it implies,
+    the count of the summary) before anything is allocated, so a corrupt
+    header claiming 10^12 labels is an error naming the file, not a failed
+    7 TB allocation; with ``verify`` the file must also be the one its
+    summary records (:func:`verify_result_files`).
 
     Args:
         path (str): ``labels.npy`` or the directory holding it.
+        verify (bool): Check the SHA-256 recorded in ``summary.json``.
 
     Returns:
         np.ndarray: ``(N,)`` int64 labels, ``labels[i]`` for sample id ``i``.
@@ -190,33 +307,38 @@ def load_labels(path: str) -> np.ndarray:
         path = osp.join(path, LABELS_FILE)
     if not osp.isfile(path):
         raise FileNotFoundError(f'label file not found: {path}')
-    try:
-        labels = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise ValueError(f'corrupt label file {path}: {err}') from err
-    if not isinstance(labels, np.ndarray) or labels.ndim != 1:
-        raise ValueError(f'label file {path} must hold a 1-D array, got '
-                         f'shape {getattr(labels, "shape", None)}')
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f'label file {path} must hold integers, got '
-                         f'{labels.dtype}')
-    if labels.size and labels.min() < 0:
-        raise ValueError(f'label file {path} holds negative labels')
     summary_file = osp.join(osp.dirname(path), SUMMARY_FILE)
+    summary = {}
     if osp.isfile(summary_file):
         try:
             with open(summary_file) as f:
                 summary = json.load(f)
         except ValueError as err:
             raise ValueError(f'corrupt summary {summary_file}: {err}') from err
-        expected = summary.get('num_samples')
-        if expected is not None and int(expected) != len(labels):
-            raise ValueError(
-                f'{path} holds {len(labels)} labels but {summary_file} '
-                f'says {expected} samples (mixed results?)')
-        num_clusters = summary.get('num_clusters')
-        if num_clusters is not None and labels.size and \
-                labels.max() >= int(num_clusters):
-            raise ValueError(f'{path} holds label {int(labels.max())} >= '
-                             f'K={num_clusters} of {summary_file}')
+        if not isinstance(summary, dict):
+            raise ValueError(f'corrupt summary {summary_file}: not a dict')
+    try:
+        shape, dtype, _ = read_npy_header(path, ndim=1)
+    except ValueError as err:
+        raise ValueError(f'corrupt label file {path}: {err}') from err
+    if not np.issubdtype(dtype, np.integer):
+        raise ValueError(f'label file {path} must hold integers, got {dtype}')
+    expected = summary.get('num_samples')
+    if expected is not None and int(expected) != shape[0]:
+        raise ValueError(
+            f'{path} holds {shape[0]} labels but {summary_file} says '
+            f'{expected} samples (mixed results?)')
+    if verify and summary and osp.basename(path) == LABELS_FILE:
+        verify_result_files(osp.dirname(path), summary)
+    try:
+        labels = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f'corrupt label file {path}: {err}') from err
+    if labels.size and labels.min() < 0:
+        raise ValueError(f'label file {path} holds negative labels')
+    num_clusters = summary.get('num_clusters')
+    if num_clusters is not None and labels.size and \
+            labels.max() >= int(num_clusters):
+        raise ValueError(f'{path} holds label {int(labels.max())} >= '
+                         f'K={num_clusters} of {summary_file}')
     return labels.astype(np.int64, copy=False)

@@ -1,15 +1,19 @@
 """A dataset wrapper that serves cluster ids (pseudo-labels) as ``gt_label``."""
 import copy
-import hashlib
+import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset, Compose
+from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 
 from cf_mm.clustering import load_labels
-from cf_mm.utils.fingerprint import file_identity
+# Re-exported here, where they were first defined.
+from cf_mm.utils.fingerprint import dataset_fingerprint  # noqa: F401
+from cf_mm.utils.fingerprint import labels_sha256
+from cf_mm.utils.saved_labels import check_label_source
 
 UNSET = -1
 
@@ -43,6 +47,10 @@ class PseudoLabelDataset:
         num_clusters (int | Sequence[int], optional): K of each label set;
             sets ``metainfo['classes']``. Inferred from the labels when
             omitted.
+        check_source (bool): Check that ``label_files`` were made from the
+            images of ``dataset`` (the dataset fingerprint their folder
+            records, see :func:`cf_mm.utils.saved_labels.
+            check_label_source`; one ``stat`` per file). Defaults to True.
     """
 
     def __init__(self,
@@ -50,7 +58,8 @@ class PseudoLabelDataset:
                  task_names: Optional[Sequence[str]] = None,
                  label_files: Union[str, Sequence[str], Dict[str, str],
                                     None] = None,
-                 num_clusters: Union[int, Sequence[int], None] = None):
+                 num_clusters: Union[int, Sequence[int], None] = None,
+                 check_source: bool = True):
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)
         self.dataset = dataset
@@ -66,6 +75,7 @@ class PseudoLabelDataset:
         self._num_clusters = list(num_clusters)
         self._label_sha256: List[Optional[str]] = [None] * len(
             self.task_names)
+        self.check_source = check_source
         if label_files is not None:
             self._load_label_files(label_files)
 
@@ -81,6 +91,11 @@ class PseudoLabelDataset:
                     f'{len(self.task_names)} tasks {self.task_names}')
             label_files = dict(zip(self.task_names, label_files))
         for task, path in label_files.items():
+            if self.check_source:
+                warning = check_label_source(path, self.dataset)
+                if warning:
+                    print_log(warning, logger='current',
+                              level=logging.WARNING)
             self.set_labels(load_labels(path), task, source=path)
 
     def _task_index(self, task: Optional[str]) -> int:
@@ -254,31 +269,18 @@ def run_pipeline(pipeline, info: dict, idx: int):
                           f'pipeline: {type(err).__name__}: {first}') from err
 
 
-def labels_sha256(labels: np.ndarray) -> str:
-    """SHA-256 of a label array as little-endian int64 (any int dtype)."""
-    return hashlib.sha256(
-        np.ascontiguousarray(labels, dtype='<i8').tobytes()).hexdigest()
+def find_pseudo_label_dataset(dataset) -> PseudoLabelDataset:
+    """The :class:`PseudoLabelDataset` in a (possibly wrapped) dataset.
 
-
-def dataset_fingerprint(dataset) -> str:
-    """A hash of a dataset's length and sample identities.
-
-    Uses each sample's ``img_path`` (mmaction2 videos: ``filename``) with
-    the file's size and modification
-    time (:func:`cf_mm.utils.fingerprint.file_identity`: one ``stat`` per
-    file, no read) when it has one, else its in-memory image bytes, so a
-    changed file list, a changed subset or a replaced image gives a new
-    fingerprint.
+    Raises:
+        TypeError: There is none, with the config change that adds it.
     """
-    digest = hashlib.sha256(f'{type(dataset).__name__}:{len(dataset)}'.encode())
-    for idx in range(len(dataset)):
-        info = dataset.get_data_info(idx)
-        path = info.get('img_path', info.get('filename'))  # image / video
-        if path is not None:
-            path = str(path)
-            digest.update(f'{path}\0{file_identity(path)}\0'.encode())
-        elif 'img' in info:
-            digest.update(np.ascontiguousarray(info['img']).tobytes())
-        else:
-            digest.update(repr(sorted(info.items())).encode())
-    return digest.hexdigest()
+    seen = dataset
+    while seen is not None:
+        if isinstance(seen, PseudoLabelDataset):
+            return seen
+        seen = getattr(seen, 'dataset', None)
+    raise TypeError(
+        'ClusterFitHook needs the train dataset to be a PseudoLabelDataset '
+        f'(got {type(dataset).__name__}); wrap it: train_dataloader.dataset '
+        "= dict(type='PseudoLabelDataset', dataset=<your dataset>)")

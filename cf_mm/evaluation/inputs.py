@@ -42,6 +42,8 @@ from mmengine.logging import MMLogger, print_log
 from torch.utils.data import DataLoader
 
 from cf_mm.models.utils.pooling import DEFAULT_TARGET_DIMS, probe_pool_params
+from cf_mm.utils.atomic import atomic_save_npy
+from cf_mm.utils.cli import int_at_least, positive_int
 from .svm import multilabel_targets
 
 SPLITS = ('train', 'test')
@@ -95,8 +97,8 @@ def add_input_args(parser: argparse.ArgumentParser,
             choices=['train', 'val', 'test'],
             help=f'dataloader of the {split} split (default: '
             f'{DEFAULT_DATALOADERS[split]})')
-    model.add_argument('--batch-size', type=int, default=64)
-    model.add_argument('--num-workers', type=int, default=2)
+    model.add_argument('--batch-size', type=positive_int, default=64)
+    model.add_argument('--num-workers', type=int_at_least(0), default=2)
     model.add_argument('--device', default=None,
                        help='default: cuda if available, else cpu')
     model.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -106,7 +108,8 @@ def add_input_args(parser: argparse.ArgumentParser,
         help='global: global average pooling; probe: average-pool each '
         'layer to about --target-dims dims, as the linear probes and the '
         f'VOC07 SVM benchmark of Goyal et al. do (default: {default_pooling})')
-    model.add_argument('--target-dims', type=int, default=DEFAULT_TARGET_DIMS)
+    model.add_argument('--target-dims', type=positive_int,
+                       default=DEFAULT_TARGET_DIMS)
     model.add_argument('--save-features',
                        help='folder to write <split>_<layer>.npy and '
                        '<split>_labels.npy for later runs (--feature-dir)')
@@ -126,7 +129,7 @@ def add_input_args(parser: argparse.ArgumentParser,
         '--layers', default=None,
         help='comma-separated layers (conv1,res2,...,res5; default '
         f'{DEFAULT_LAYER}); with .npy files, the names of the files in order')
-    parser.add_argument('--seed', type=int, default=0,
+    parser.add_argument('--seed', type=int_at_least(0), default=0,
                         help='seed of everything random in the run (initial '
                         'weights without --checkpoint, k-means, sampling)')
     parser.add_argument('--method', default='model',
@@ -338,7 +341,9 @@ def extract_split(model: nn.Module, data_cfg: Config, split: str,
 
 
 # ------------------------------------------------------------------- inputs
-def _load_npy(path: str, what: str) -> np.ndarray:
+def load_npy(path: str, what: str) -> np.ndarray:
+    """An ``.npy`` array of the argument ``what``; a missing, empty,
+    pickled or corrupt file is a ``ValueError`` naming it."""
     if not path:
         raise ValueError(f'{what} is required with feature files')
     if not osp.isfile(path):
@@ -352,7 +357,7 @@ def _load_npy(path: str, what: str) -> np.ndarray:
                          f'array: {type(err).__name__}: {err}') from err
 
 
-def _check_label_file(labels: np.ndarray, path: str) -> np.ndarray:
+def check_label_file(labels: np.ndarray, path: str) -> np.ndarray:
     """Labels from a file: ``(N,)`` integers >= 0, or ``(N, C)`` targets in
     {-1, 0, 1}; anything else (float class ids would be truncated) names
     the file."""
@@ -394,11 +399,11 @@ def _inputs_from_files(args, splits, layers) -> Dict[str, SplitInputs]:
             raise ValueError(
                 f'--{split}-feats has {len(paths)} files: name their layers '
                 f'in order with --layers (got {layers})')
-        feats = {name: _load_npy(path, f'--{split}-feats')
+        feats = {name: load_npy(path, f'--{split}-feats')
                  for name, path in zip(names, paths)}
         label_path = getattr(args, f'{split}_labels')
-        labels = _check_label_file(
-            _load_npy(label_path, f'--{split}-labels'), label_path)
+        labels = check_label_file(
+            load_npy(label_path, f'--{split}-labels'), label_path)
         out[split] = _checked(feats, labels, dict(zip(names, paths)),
                               label_path)
     return out
@@ -410,8 +415,8 @@ def _inputs_from_dir(root: str, splits, layers) -> Dict[str, SplitInputs]:
     out = {}
     for split in splits:
         label_path = osp.join(root, f'{split}_labels.npy')
-        labels = _check_label_file(
-            _load_npy(label_path, f'--feature-dir {split} labels'),
+        labels = check_label_file(
+            load_npy(label_path, f'--feature-dir {split} labels'),
             label_path)
         names = layers
         if names is None:
@@ -424,7 +429,7 @@ def _inputs_from_dir(root: str, splits, layers) -> Dict[str, SplitInputs]:
                     f'--feature-dir {root} has no {split}_<layer>.npy')
         paths = {name: osp.join(root, f'{split}_{name}.npy')
                  for name in names}
-        feats = {name: _load_npy(path, f'--feature-dir {split} {name}')
+        feats = {name: load_npy(path, f'--feature-dir {split} {name}')
                  for name, path in paths.items()}
         out[split] = _checked(feats, labels, paths, label_path)
     return out
@@ -509,8 +514,9 @@ def save_features(inputs: Dict[str, SplitInputs], out_dir: str) -> None:
     os.makedirs(out_dir, exist_ok=True)
     for split, split_inputs in inputs.items():
         for layer, array in split_inputs.feats.items():
-            np.save(osp.join(out_dir, f'{split}_{layer}.npy'), array)
-        np.save(osp.join(out_dir, f'{split}_labels.npy'), split_inputs.labels)
+            atomic_save_npy(osp.join(out_dir, f'{split}_{layer}.npy'), array)
+        atomic_save_npy(osp.join(out_dir, f'{split}_labels.npy'),
+                        split_inputs.labels)
     print_log(f'features saved to {out_dir}', logger='current')
 
 

@@ -27,8 +27,9 @@ from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..prefetch import prefetch_in_thread
+from ..utils.dist import on_rank0
 from .store import (FeatureStore, FeatureStoreWriter, clear_store,
-                    write_manifest)
+                    store_lock, write_manifest)
 
 # Paper names of ResNet stages -> attribute of mmpretrain's ResNet.
 RESNET_STAGES = {'res2': 'layer1', 'res3': 'layer2', 'res4': 'layer3',
@@ -213,6 +214,37 @@ def _sample_indices(data_samples: Union[list, None], fallback: range,
     return np.arange(offset, offset + len(fallback), dtype=np.int64)
 
 
+def _describe_sample(sample: dict) -> str:
+    meta = getattr(sample.get('data_samples'), 'metainfo', {}) or {}
+    where = meta.get('img_path') or meta.get('filename')
+    idx = meta.get('sample_idx')
+    if where:
+        return f'{where} (sample {idx})' if idx is not None else str(where)
+    return f'sample {idx}' if idx is not None else 'a sample'
+
+
+def collate_same_size(batch: List[dict]) -> dict:
+    """``default_collate`` whose size mismatch names the file and both
+    sizes (torch's ``stack expects each tensor to be equal size ... at entry
+    5`` names neither)."""
+    try:
+        return default_collate(batch)
+    except RuntimeError as err:
+        if 'equal size' not in str(err):
+            raise
+        shapes = [tuple(getattr(s.get('inputs'), 'shape', ())) for s in batch]
+        odd = next((i for i, shape in enumerate(shapes)
+                    if shape != shapes[0]), None)
+        if odd is None:
+            raise
+        raise ValueError(
+            f'{_describe_sample(batch[odd])} gives an input of shape '
+            f'{shapes[odd]}, but {_describe_sample(batch[0])} of the same '
+            f'batch gives {shapes[0]}: images of one extraction must have '
+            'one size after the pipeline (add a Resize/CenterCrop to the '
+            'extraction pipeline, or fix the file)') from None
+
+
 def _batches(dataset: Dataset, sampler: ContiguousShardSampler,
              batch_size: int, num_workers: int) -> DataLoader:
     return DataLoader(
@@ -220,7 +252,7 @@ def _batches(dataset: Dataset, sampler: ContiguousShardSampler,
         batch_size=batch_size,
         sampler=sampler,
         num_workers=num_workers,
-        collate_fn=default_collate,
+        collate_fn=collate_same_size,
         shuffle=False,
         drop_last=False)
 
@@ -253,24 +285,6 @@ def _iter_batch_features(model: nn.Module, loader: DataLoader,
         model.train(was_training)
         if bar is not None:
             print()
-
-
-def _on_rank0_then_all(step) -> None:
-    """Run ``step()`` on rank 0; every rank raises if it failed there."""
-    from mmengine.dist import broadcast_object_list
-    rank, world_size = get_dist_info()
-    error = [None]
-    if rank == 0:
-        try:
-            step()
-        except Exception as err:  # re-raised on every rank below
-            if world_size == 1:
-                raise
-            error = [f'{type(err).__name__}: {err}']
-    if world_size > 1:
-        broadcast_object_list(error, src=0)
-    if error[0] is not None:
-        raise RuntimeError(f'rank 0 failed: {error[0]}')
 
 
 def extract_to_store(model: nn.Module,
@@ -311,27 +325,90 @@ def extract_to_store(model: nn.Module,
         dict: Layer name -> :class:`FeatureStore` over all ranks' shards.
     """
     rank, world_size = get_dist_info()
-    _on_rank0_then_all(
-        lambda: [clear_store(osp.join(out_dir, name)) for name in layers])
-    sampler = ContiguousShardSampler(len(dataset), rank, world_size)
-    loader = _batches(dataset, sampler, batch_size, num_workers)
-    writers: Dict[str, FeatureStoreWriter] = {}
-    for ids, feats in _iter_batch_features(
-            model, loader, layers, l2_normalize, sampler.start, len(sampler),
-            progress and rank == 0):
-        for name, feat in feats.items():
-            if name not in writers:
-                writers[name] = FeatureStoreWriter(
-                    osp.join(out_dir, name), shard=f'rank{rank:03d}',
-                    dim=feat.shape[1], dtype=dtype, capacity=len(sampler))
-            writers[name].add(ids, feat)
-    for writer in writers.values():
-        writer.close()
-    barrier()
-    _on_rank0_then_all(lambda: [
-        write_manifest(osp.join(out_dir, name), len(dataset))
-        for name in layers])
-    return {name: FeatureStore(osp.join(out_dir, name)) for name in layers}
+    roots = [osp.join(out_dir, name) for name in layers]
+    locks = []
+
+    def lock_and_clear() -> None:  # rank 0: no reader, no other writer
+        for root in roots:
+            locks.append(store_lock(root, shared=False,
+                                    purpose='feature extraction').acquire())
+            clear_store(root)
+
+    try:
+        on_rank0(lock_and_clear, 'feature extraction')
+        sampler = ContiguousShardSampler(len(dataset), rank, world_size)
+        loader = _batches(dataset, sampler, batch_size, num_workers)
+        writers: Dict[str, FeatureStoreWriter] = {}
+        try:
+            for ids, feats in _iter_batch_features(
+                    model, loader, layers, l2_normalize, sampler.start,
+                    len(sampler), progress and rank == 0):
+                for name, feat in feats.items():
+                    if name not in writers:
+                        writers[name] = FeatureStoreWriter(
+                            osp.join(out_dir, name), shard=f'rank{rank:03d}',
+                            dim=feat.shape[1], dtype=dtype,
+                            capacity=len(sampler))
+                    writers[name].add(ids, feat)
+            for writer in writers.values():
+                writer.close()
+        except BaseException:
+            for writer in writers.values():
+                writer.abort()
+            raise
+        barrier()
+
+        def vouch() -> None:  # rank 0: check the shards, write manifests
+            for root in roots:
+                write_manifest(root, len(dataset))
+
+        on_rank0(vouch, 'feature extraction')
+    finally:
+        for lock in locks:
+            lock.release()
+    return {name: FeatureStore(root) for name, root in zip(layers, roots)}
+
+
+def extract_layer(config, checkpoint: str, dataset, pipeline: Sequence[dict],
+                  pipeline_source: str, layer: str, out_dir: str,
+                  device: Union[str, torch.device] = 'cpu', logger=None,
+                  setting: str = '`extract_pipeline` of ClusterFitHook',
+                  **kwargs) -> FeatureStore:
+    """Features of one layer of N_pre over ``dataset`` into a store.
+
+    N_pre is built from ``config`` + ``checkpoint``
+    (:func:`build_extraction_model`), sample 0 is checked against it
+    (:func:`check_model_input`), then every rank extracts its shard
+    (:func:`extract_to_store`).
+
+    Args:
+        config (str | Config): N_pre's config.
+        checkpoint (str): N_pre's checkpoint.
+        dataset: The raw dataset (``get_data_info``).
+        pipeline (Sequence[dict]): Deterministic extraction pipeline.
+        pipeline_source (str): Where it came from, for messages.
+        layer (str): The layer.
+        out_dir (str): Root of the store (``out_dir/<layer>``).
+        device (str | torch.device): Where N_pre runs.
+        logger (logging.Logger, optional): For a progress line.
+        setting (str): What the user sets to change the pipeline.
+        **kwargs: ``batch_size``, ``num_workers``, ``dtype`` of
+            :func:`extract_to_store`.
+
+    Returns:
+        FeatureStore: The store of ``layer``.
+    """
+    from cf_mm.datasets import DatasetView
+    model = build_extraction_model(config, checkpoint, device)
+    view = DatasetView(dataset, pipeline, pipeline_source)
+    check_model_input(model, view,
+                      pipeline=f'the extract_pipeline ({pipeline_source})',
+                      setting=setting)
+    if logger is not None:
+        logger.info(f'ClusterFit: extracting {layer} features of '
+                    f'{len(view)} samples from {checkpoint}')
+    return extract_to_store(model, view, out_dir, layers=(layer, ),
+                            **kwargs)[layer]
 
 
 def extract_features(model: nn.Module,
@@ -399,6 +476,29 @@ def check_checkpoint_file(path: str, what: str = 'checkpoint') -> None:
                          'save or copy?')
 
 
+def resolved_model_config(config) -> dict:
+    """The model config as mmpretrain's ``get_model`` builds it: ``model``
+    with the top-level ``data_preprocessor`` merged in (where mmpretrain's
+    dataset bases keep the normalisation).
+
+    Args:
+        config (str | Config): Model config (file path or Config).
+
+    Returns:
+        dict: A plain dict (a copy).
+    """
+    config = as_config(config)
+    if config.get('model') is None:
+        raise ValueError(f'{config.filename or "the config"} has no `model` '
+                         'field')
+    model = Config(dict(model=config.model)).to_dict()['model']
+    if config.get('data_preprocessor') is not None:
+        model.setdefault('data_preprocessor',
+                         Config(dict(d=config.data_preprocessor)).to_dict()[
+                             'd'])
+    return model
+
+
 def build_extraction_model(config, checkpoint: Optional[str] = None,
                            device: Union[str, torch.device] = 'cpu'
                            ) -> nn.Module:
@@ -430,17 +530,13 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
     import cf_mm  # noqa: F401  (registers cf_mm models named in the config)
 
     config = as_config(config)
-    if config.get('model') is None:
-        raise ValueError(f'{config.filename or "the config"} has no `model` '
-                         'field')
+    name = config.filename or 'the model config'
     # The datasets and pipelines used with the model are built in its scope.
     init_default_scope(config.get('default_scope', 'mmpretrain'))
     # Only what get_model reads for building: its dataset-meta lookup would
     # otherwise follow a `test_dataloader = None` of pretext configs.
-    model = get_model(
-        Config(dict(model=config.model,
-                    data_preprocessor=config.get('data_preprocessor'))),
-        pretrained=False)
+    model = get_model(Config(dict(model=resolved_model_config(config))),
+                      pretrained=False)
     if checkpoint is not None:
         check_checkpoint_file(checkpoint)
         try:
@@ -450,11 +546,37 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
             raise ValueError(f'cannot read checkpoint {checkpoint}: '
                              f'{type(err).__name__}: {err}') from err
         except RuntimeError as err:
-            if 'PytorchStreamReader' not in str(err):
-                raise  # e.g. strict key mismatch: mmengine's message
-            raise ValueError(f'checkpoint {checkpoint} is truncated or not '
-                             f'a checkpoint: {err}') from err
+            if 'PytorchStreamReader' in str(err):
+                raise ValueError(f'checkpoint {checkpoint} is truncated or '
+                                 f'not a checkpoint: {err}') from err
+            if not any(text in str(err) for text in (
+                    'do not match', 'size mismatch', 'issing key',
+                    'nexpected key')):
+                raise
+            # Strict loading: missing/unexpected keys or size mismatches.
+            lines = [line.strip() for line in str(err).splitlines()
+                     if line.strip()]
+            lines = lines[1:4] or lines[:1]
+            raise ValueError(
+                f'checkpoint {checkpoint} does not fit the model of {name} '
+                f'(another architecture?): {"; ".join(lines)}') from err
+        check_finite_weights(model, checkpoint)
     return model.to(device).eval()
+
+
+def check_finite_weights(model: nn.Module, checkpoint: str) -> None:
+    """Raise ``ValueError`` naming ``checkpoint`` and the first tensor of
+    ``model`` holding NaN or inf (one pass over the weights)."""
+    for kind, tensors in (('parameter', model.named_parameters()),
+                          ('buffer', model.named_buffers())):
+        for key, tensor in tensors:
+            if tensor.is_floating_point() and \
+                    not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise ValueError(
+                    f'checkpoint {checkpoint}: its weights are not finite '
+                    f'({kind} {key} holds {bad} NaN/inf of {tensor.numel()} '
+                    'values): a diverged or corrupt N_pre')
 
 
 # Transforms that only augment training data: dropped (or, for random
@@ -510,21 +632,28 @@ def _image_dataset_cfg(dataset_cfg: dict) -> dict:
     return dataset_cfg
 
 
-def extraction_pipeline(config) -> Tuple[List[dict], str]:
+def extraction_pipeline(config, given: Optional[Sequence[dict]] = None,
+                        given_source: str = 'the given pipeline'
+                        ) -> Tuple[List[dict], str]:
     """The deterministic pipeline a config's model expects, and its source.
 
-    In order: the pipeline of ``test_dataloader``, of ``val_dataloader``,
-    the top-level ``test_pipeline`` (mmpretrain's dataset bases define one
-    even where a pretext config sets its loaders to None), else
+    In order: ``given`` (a user's setting), the pipeline of
+    ``test_dataloader``, of ``val_dataloader``, the top-level
+    ``test_pipeline`` (mmpretrain's dataset bases define one even where a
+    pretext config sets its loaders to None), else
     :func:`deterministic_pipeline` of the train dataloader's pipeline.
 
     Args:
         config (str | Config): A config (usually N_pre's training config).
+        given (Sequence[dict], optional): A pipeline set by the user.
+        given_source (str): Where ``given`` was set, for messages.
 
     Returns:
         tuple: ``(pipeline, source)``, where ``source`` names the field the
         pipeline came from (for messages).
     """
+    if given is not None:
+        return [dict(t) for t in given], given_source
     config = as_config(config)
     name = config.filename or 'the config'
     for key in ('test_dataloader', 'val_dataloader'):

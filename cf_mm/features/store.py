@@ -11,8 +11,12 @@ Layout of a store rooted at ``root``::
       rank002.partial/    a shard still being written: invisible to readers
       rank002.lock        held (flock) by the writer of rank002 while it
                           writes: a second writer of that shard stops
-      store.json          manifest of a finished extraction: the shards and
-                          the total sample count it vouches for
+      store.json          manifest of a finished extraction: the shards, the
+                          total sample count, each shard's file sizes and
+                          SHA-256
+      store.lock          the store's lock: an extraction holds it exclusive
+                          while it clears and writes the store, readers
+                          (``tools/cluster.py``) shared while they read
 
 Each writer appends rows to its own ``<shard>.partial`` directory and renames
 it to ``<shard>`` when closed, so a reader only ever sees complete shards and
@@ -21,7 +25,14 @@ sharing any index file. Readers discover shards by listing ``root``, or,
 when ``store.json`` exists (written by :func:`write_manifest` once every
 shard of an extraction is closed and checked), read exactly the shards it
 lists and check their total against it: a leftover shard of an earlier run
-is then never read, and a missing one is an error.
+is then never read, and a missing one is an error. Each writer hashes the
+bytes it writes (SHA-256, no extra read); the manifest records them, and
+:meth:`FeatureStore.verify` checks them in one read pass, so a shard file
+replaced by another extraction's of the same shape is caught.
+
+:func:`store_lock` gives the store's reader/writer lock: a store is never
+rewritten while a reader clusters it (the writer stops, naming the reader),
+and never read while it is being written.
 
 The ``.npy`` files have a fixed 128-byte header that the writer fills in when
 it closes the shard (the row count is unknown until then), so rows are
@@ -37,17 +48,21 @@ gives the read-only map of a shard for random access by other code.
 
 This module is framework-free (numpy only).
 """
+import hashlib
 import json
 import os
 import os.path as osp
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from cf_mm.clustering.sampling import sample_indices
+from cf_mm.utils.atomic import atomic_save_json, write_error
 from cf_mm.utils.lock import DirLock
+from cf_mm.utils.npy import read_npy_header
 
 FEATS_FILE = 'feats.npy'
 IDS_FILE = 'ids.npy'
@@ -55,6 +70,7 @@ META_FILE = 'meta.json'
 PARTIAL_SUFFIX = '.partial'
 LOCK_SUFFIX = '.lock'
 MANIFEST_FILE = 'store.json'
+STORE_LOCK = 'store.lock'
 SUPPORTED_DTYPES = ('float16', 'float32')
 # Room for the header of any 2-D shape (the dict is < 100 chars).
 NPY_HEADER_BYTES = 128
@@ -149,8 +165,10 @@ class FeatureStoreWriter:
         os.makedirs(self.partial_dir)
         self._feats = open(osp.join(self.partial_dir, FEATS_FILE), 'wb')
         self._ids = open(osp.join(self.partial_dir, IDS_FILE), 'wb')
-        self._feats.write(b'\0' * NPY_HEADER_BYTES)
-        self._ids.write(b'\0' * NPY_HEADER_BYTES)
+        # SHA-256 of the data (not the header) as it is written.
+        self._sha = {FEATS_FILE: hashlib.sha256(), IDS_FILE: hashlib.sha256()}
+        self._write(self._feats, b'\0' * NPY_HEADER_BYTES)
+        self._write(self._ids, b'\0' * NPY_HEADER_BYTES)
         self.num_rows = 0
         self._min_id: Optional[int] = None
         self._max_id: Optional[int] = None
@@ -204,9 +222,19 @@ class FeatureStoreWriter:
             raise ValueError(f'shard {self.shard}: non-finite feature for '
                              f'sample id {int(ids[row])}{hint}')
         self._track_ids(ids)
-        self._feats.write(out.tobytes())
-        self._ids.write(ids.tobytes())
+        for handle, name, data in ((self._feats, FEATS_FILE, out.tobytes()),
+                                   (self._ids, IDS_FILE, ids.tobytes())):
+            self._write(handle, data)
+            self._sha[name].update(data)
         self.num_rows += num
+
+    def _write(self, handle, data: bytes) -> None:
+        """``handle.write(data)``; a failure (full disk, file-size limit)
+        names the file."""
+        try:
+            handle.write(data)
+        except OSError as err:
+            raise write_error(err, handle.name) from err
 
     def _track_ids(self, ids: np.ndarray) -> None:
         lo, hi = int(ids.min()), int(ids.max())
@@ -229,11 +257,15 @@ class FeatureStoreWriter:
             (self._feats, _npy_header(self.dtype, shape)),
             (self._ids, _npy_header(np.int64, (self.num_rows, ))),
         ):
-            handle.seek(0)
-            handle.write(header)
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
+            try:
+                handle.seek(0)
+                handle.write(header)
+                handle.flush()
+                os.fsync(handle.fileno())
+                handle.close()
+            except OSError as err:
+                _close_quietly(handle)
+                raise write_error(err, handle.name) from err
         meta = dict(
             num_samples=self.num_rows,
             dim=self.dim,
@@ -241,9 +273,12 @@ class FeatureStoreWriter:
             min_id=self._min_id,
             max_id=self._max_id,
             consecutive_ids=self._consecutive,
+            files={name: dict(
+                bytes=osp.getsize(osp.join(self.partial_dir, name)),
+                sha256=digest.hexdigest())
+                for name, digest in self._sha.items()},
         )
-        with open(osp.join(self.partial_dir, META_FILE), 'w') as f:
-            json.dump(meta, f)
+        atomic_save_json(osp.join(self.partial_dir, META_FILE), meta)
         if osp.exists(self.final_dir):
             # Swap rather than delete first: readers see the old or the new
             # shard, never a missing one that later reappears.
@@ -259,8 +294,8 @@ class FeatureStoreWriter:
     def abort(self) -> None:
         """Drop the unfinished shard."""
         if not self.closed:
-            self._feats.close()
-            self._ids.close()
+            _close_quietly(self._feats)
+            _close_quietly(self._ids)
             shutil.rmtree(self.partial_dir, ignore_errors=True)
             self.closed = True
             self._lock.release()
@@ -275,13 +310,33 @@ class FeatureStoreWriter:
             self.abort()
 
 
-def _atomic_json(path: str, data: dict) -> None:
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _close_quietly(handle) -> None:
+    """Close a file whose buffered data may not fit (a full disk, a size
+    limit): the error was reported already, the file is being dropped."""
+    try:
+        handle.close()
+    except OSError:
+        try:
+            os.close(handle.fileno())
+        except (OSError, ValueError):
+            pass
+
+
+def store_lock(root: str, shared: bool, purpose: str) -> DirLock:
+    """The reader/writer lock of the store at ``root`` (not yet taken).
+
+    Writers (an extraction clearing and writing the store) take it
+    exclusive, readers that must see one consistent store for a long time
+    (``tools/cluster.py``) shared. Neither waits: a conflict stops the
+    later one with :class:`~cf_mm.utils.lock.LockHeldError` naming the
+    holder.
+
+    Args:
+        root (str): The store root (created if missing).
+        shared (bool): A reader's (shared) lock.
+        purpose (str): What the holder does, for messages.
+    """
+    return DirLock(root, purpose, name=STORE_LOCK, shared=shared)
 
 
 def read_manifest(root: str) -> Optional[dict]:
@@ -319,10 +374,16 @@ def write_manifest(root: str, num_samples: int,
     """
     store = FeatureStore(root, shards=shards)
     check_store_covers(store, num_samples)
-    _atomic_json(osp.join(root, MANIFEST_FILE),
-                 dict(num_samples=int(num_samples),
-                      shards=list(store.shard_names), dim=store.dim,
-                      dtype=store.dtype.name))
+    files = {}
+    for shard in store._shards:
+        with open(osp.join(shard.path, META_FILE)) as f:
+            recorded = json.load(f).get('files')
+        if recorded:
+            files[shard.name] = recorded
+    atomic_save_json(osp.join(root, MANIFEST_FILE),
+                     dict(num_samples=int(num_samples),
+                          shards=list(store.shard_names), dim=store.dim,
+                          dtype=store.dtype.name, files=files))
     store.manifest = read_manifest(root)
     return store
 
@@ -347,22 +408,80 @@ def check_store_covers(store: 'FeatureStore', num_samples: int,
 
 
 def clear_store(root: str) -> None:
-    """Remove a store directory (shards, manifest, partial shards).
+    """Empty a store directory (shards, manifest, partial shards), keeping
+    its :data:`STORE_LOCK` (which the caller may hold).
 
     Refuses (:class:`~cf_mm.utils.lock.LockHeldError`) while any writer of
-    it is alive.
+    a shard is alive.
     """
     if not osp.isdir(root):
         return
-    locks = [DirLock(root, name=name) for name in sorted(os.listdir(root))
-             if name.endswith(LOCK_SUFFIX)]
+    names = sorted(os.listdir(root))
+    locks = [DirLock(root, name=name) for name in names
+             if name.endswith(LOCK_SUFFIX) and name != STORE_LOCK]
     try:
         for lock in locks:
             lock.acquire()
-        shutil.rmtree(root)
+        for name in names:
+            path = osp.join(root, name)
+            if name == STORE_LOCK:
+                continue
+            if osp.isdir(path) and not osp.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
     finally:
         for lock in locks:
             lock.release()
+
+
+def is_store_dir(path: str) -> bool:
+    """Whether ``path`` is (or was being written as) a feature store: it
+    has a manifest, a shard, a partial shard or a lock, or is empty."""
+    names = os.listdir(path)
+    return not names or any(
+        name == MANIFEST_FILE or name.endswith((PARTIAL_SUFFIX, LOCK_SUFFIX))
+        or osp.isfile(osp.join(path, name, META_FILE)) for name in names)
+
+
+def clear_out_dir(out_dir: str, keep: Sequence[str] = (),
+                  what: str = 'the output folder') -> None:
+    """Empty the output folder of an extraction (the roots of its stores
+    and its ``meta.json``), which the extraction owns.
+
+    Everything is checked before anything is removed: an entry that is
+    neither a store (:func:`is_store_dir`) nor the extraction's
+    ``meta.json`` (or a temporary of it) stops with ``ValueError``. Each
+    store is removed under its exclusive :func:`store_lock`, so a reader
+    (or writer) of it makes this fail, naming the holder.
+
+    Args:
+        out_dir (str): The folder (created if missing).
+        keep (Sequence[str]): Names to leave (the caller's lock file).
+        what (str): The setting naming the folder, for messages.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    names = [n for n in sorted(os.listdir(out_dir)) if n not in keep]
+    stores = []
+    for name in names:
+        path = osp.join(out_dir, name)
+        if name == META_FILE or name.startswith(META_FILE + '.tmp-'):
+            continue
+        if osp.isdir(path) and not osp.islink(path) and is_store_dir(path):
+            stores.append(path)
+            continue
+        raise ValueError(
+            f'{what} {out_dir} holds {name!r}, which is not a feature store '
+            'of an extraction; an extraction owns its whole output folder '
+            '(it removes the stores an earlier one left there), so choose '
+            'an empty folder or one written by tools/extract_features.py')
+    for path in stores:
+        with store_lock(path, shared=False, purpose='feature extraction'):
+            clear_store(path)
+        shutil.rmtree(path, ignore_errors=True)
+    for name in names:
+        if osp.join(out_dir, name) not in stores:
+            os.remove(osp.join(out_dir, name))
 
 
 @dataclass
@@ -388,17 +507,8 @@ class _Shard:
 
 def _data_offset(path: str) -> Tuple[Tuple[int, ...], np.dtype, int]:
     try:
-        with open(path, 'rb') as f:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                header = np.lib.format.read_array_header_1_0(f)
-            else:
-                header = np.lib.format.read_array_header_2_0(f)
-            shape, fortran_order, dtype = header
-            if fortran_order:
-                raise ValueError('Fortran-ordered arrays are not supported')
-            return shape, dtype, f.tell()
-    except (ValueError, OSError, SyntaxError) as err:
+        return read_npy_header(path)
+    except ValueError as err:
         raise ValueError(f'corrupt feature shard file {path}: {err}') from err
 
 
@@ -484,6 +594,59 @@ class FeatureStore:
             check_store_covers(
                 self, self.manifest['num_samples'],
                 f'its manifest {osp.join(root, MANIFEST_FILE)}')
+            for file, record in self._recorded_files():
+                if osp.getsize(file) != int(record['bytes']):
+                    raise ValueError(
+                        f'{file} has {osp.getsize(file)} bytes but the '
+                        f'manifest {osp.join(root, MANIFEST_FILE)} records '
+                        f"{record['bytes']}: replaced after extraction")
+
+    def _recorded_files(self) -> List[Tuple[str, dict]]:
+        """``(file, {'bytes', 'sha256'})`` of every shard file the manifest
+        records (none for stores written before it recorded them)."""
+        files = (self.manifest or {}).get('files') or {}
+        return [(osp.join(self.root, shard, name), record)
+                for shard, records in sorted(files.items())
+                for name, record in sorted(records.items())]
+
+    def verify(self, num_threads: int = 4) -> int:
+        """Check every shard file against the SHA-256 in the manifest.
+
+        One read pass over the store (threads hash separate files; hashlib
+        releases the GIL). A file replaced after the extraction (another
+        extraction's shard of the same shape, an edit) raises.
+
+        Args:
+            num_threads (int): Files hashed at once.
+
+        Returns:
+            int: Bytes verified (0 when the manifest records no checksums).
+
+        Raises:
+            ValueError: A file's data differs from the manifest's record;
+                the message names the file.
+        """
+        recorded = self._recorded_files()
+
+        def check(item) -> int:
+            file, record = item
+            _, _, offset = _data_offset(file)
+            digest = hashlib.sha256()
+            with open(file, 'rb') as f:
+                f.seek(offset)
+                for block in iter(lambda: f.read(1 << 22), b''):
+                    digest.update(block)
+            if digest.hexdigest() != record['sha256']:
+                raise ValueError(
+                    f'{file} is not the file the extraction wrote (SHA-256 '
+                    f"{digest.hexdigest()[:12]}... instead of "
+                    f"{record['sha256'][:12]}... recorded in "
+                    f'{osp.join(self.root, MANIFEST_FILE)}): replaced or '
+                    'edited after extraction. Extract again')
+            return int(record['bytes'])
+
+        with ThreadPoolExecutor(max(1, num_threads)) as pool:
+            return sum(pool.map(check, recorded))
 
     def _open_shard(self, name: str) -> _Shard:
         path = osp.join(self.root, name)

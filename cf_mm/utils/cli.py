@@ -4,13 +4,15 @@ Framework-free (standard library only).
 """
 import argparse
 import sys
-from typing import Callable, List, Optional
+from typing import Callable, List
 
+from .atomic import WriteError
 from .lock import LockHeldError
 
-# Errors that mean bad input (a file, an argument, a busy directory): the
-# tools print them as one line instead of a traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, LockHeldError)
+# Errors that mean bad input (a file, an argument, a busy directory) or an
+# output that cannot be written (a full disk, a file-size limit; the message
+# names the file): the tools print them as one line instead of a traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, LockHeldError, WriteError)
 
 
 def positive_int(text: str) -> int:
@@ -40,6 +42,19 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def probability(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'must be a number in [0, 1], got {text!r}') from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f'must be in [0, 1], got {text}')
+    return value
 
 
 def positive_float(text: str) -> float:
@@ -98,11 +113,16 @@ def one_line(err: BaseException) -> str:
     return ' '.join(lines)
 
 
-def run_main(main: Callable[[], Optional[int]]) -> None:
-    """Run a tool's ``main``; bad input exits 2 with ``error: <one line>``."""
+def run_main(main: Callable[[], object]) -> None:
+    """Run a tool's ``main``; bad input exits 2 with ``error: <one line>``.
+
+    An integer returned by ``main`` is the exit status; anything else
+    (a result a test may use) means success.
+    """
     try:
         code = main()
     except USER_ERRORS as err:
         print(f'error: {one_line(err)}', file=sys.stderr)
         sys.exit(2)
-    sys.exit(code or 0)
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        sys.exit(code)

@@ -1,4 +1,5 @@
-"""An exclusive, advisory lock on a directory, naming its holder.
+"""An advisory lock on a directory, naming its holder: exclusive (one
+holder) or shared (many readers, no writer).
 
 The lock is ``fcntl.flock`` on a file inside the directory (``cf_mm.lock``
 by default). The kernel drops it when the holder's file descriptor closes,
@@ -11,8 +12,11 @@ different files of the same name. While held, the file says who holds it
 (pid, host, start time, command), so a second process can name the holder
 in its error.
 
-``flock`` locks are per open file description: two :class:`DirLock` objects
-on the same directory exclude each other even inside one process. On NFS,
+``flock`` locks are per open file description: two exclusive
+:class:`DirLock` objects on the same directory exclude each other even
+inside one process. Shared locks (``shared=True``) coexist with each other
+and exclude exclusive ones; a shared holder leaves the file in place on
+release (other readers may hold it). On NFS,
 Linux emulates ``flock`` with POSIX byte-range locks (works with NFSv4 and
 lockd); on file systems without locking the lock is not reliable.
 
@@ -57,13 +61,15 @@ class DirLock:
         purpose (str): What the holder does there, for messages, e.g.
             ``'ClusterFit labels'``.
         name (str): Lock file name inside ``directory``.
+        shared (bool): A shared (reader's) lock instead of an exclusive one.
     """
 
     def __init__(self, directory: str, purpose: str = '',
-                 name: str = LOCK_FILE):
+                 name: str = LOCK_FILE, shared: bool = False):
         self.directory = directory
         self.purpose = purpose
         self.path = osp.join(directory, name)
+        self.shared = shared
         self._fd: Optional[int] = None
 
     @property
@@ -80,8 +86,9 @@ class DirLock:
         os.makedirs(self.directory, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
                 what = f' ({self.purpose})' if self.purpose else ''
@@ -107,14 +114,15 @@ class DirLock:
         return self
 
     def release(self) -> None:
-        """Remove the lock file and drop the lock."""
+        """Drop the lock (an exclusive holder removes the lock file)."""
         fd, self._fd = self._fd, None
         if fd is None:
             return
-        try:
-            os.remove(self.path)  # while still holding it, see above
-        except OSError:
-            pass
+        if not self.shared:
+            try:
+                os.remove(self.path)  # while still holding it, see above
+            except OSError:
+                pass
         os.close(fd)  # closing the descriptor releases the flock
 
     def __enter__(self) -> 'DirLock':
@@ -128,3 +136,26 @@ class DirLock:
             self.release()
         except Exception:
             pass
+
+
+def lock_all(directories, purpose: str = '', prefix: str = '') -> list:
+    """Exclusive :class:`DirLock` of every directory, or none of them.
+
+    Args:
+        directories (Iterable[str]): The directories.
+        purpose (str): What the holder does there.
+        prefix (str): Put before the message of a :class:`LockHeldError`
+            (e.g. ``'ClusterFitHook: '``).
+
+    Returns:
+        list[DirLock]: The held locks (release them in reverse order).
+    """
+    locks = []
+    try:
+        for directory in directories:
+            locks.append(DirLock(directory, purpose).acquire())
+    except LockHeldError as err:
+        while locks:
+            locks.pop().release()
+        raise LockHeldError(f'{prefix}{err}') from None
+    return locks

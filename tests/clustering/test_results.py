@@ -56,12 +56,17 @@ def test_crash_while_saving_keeps_old_labels(result, tmp_path, monkeypatch):
         centroids=result.centroids, labels=np.zeros_like(result.labels),
         objective=[1.0], final_objective=1.0, stats={}, num_train_points=1)
 
-    def crash(file, array, *args, **kwargs):
-        file.write(b'\x93NUMPY half a file')
-        raise OSError('disk full')
+    import errno
 
-    monkeypatch.setattr(np, 'save', crash)
-    with pytest.raises(OSError, match='disk full'):
+    import cf_mm.utils.atomic as atomic
+
+    def crash(fd, data, path):  # half the bytes, then a full disk
+        os.write(fd, data[:len(data) // 2])
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(atomic, '_write_all', crash)
+    with pytest.raises(OSError, match=r'cannot write .*labels.npy: No space '
+                       r'left on device \(the disk is full\)'):
         save_cluster_result(str(tmp_path), newer)
     assert (tmp_path / 'labels.npy').read_bytes() == before
     # No summary vouches for an unfinished result, and no temp is left.

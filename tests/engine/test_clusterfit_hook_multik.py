@@ -61,13 +61,13 @@ def multik_cfg(fmnist_root, checkpoint, work_dir, head_ks=KS, **extra):
 def count_extractions(monkeypatch):
     """Counts calls of the hook's feature extraction."""
     calls = []
-    real = hook_module.extract_to_store
+    real = hook_module.extract_layer
 
     def counting(*args, **kwargs):
-        calls.append(args[2])  # feature directory
+        calls.append(args[6])  # feature directory
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(hook_module, 'extract_to_store', counting)
+    monkeypatch.setattr(hook_module, 'extract_layer', counting)
     return calls
 
 
@@ -244,7 +244,7 @@ def test_multik_check_against_a_model_without_training(rotnet_checkpoint):
 def test_multik_config_heads_match_its_k_list():
     from mmengine.config import Config
 
-    from cf_mm.engine.hooks.clusterfit_hook import make_label_sets
+    from cf_mm.clustering.label_sets import make_label_sets
     from tests.conftest import REPO
     cfg = Config.fromfile(osp.join(
         REPO, 'configs', 'clusterfit', 'clusterfit-multik-multitask-rotnet-'

@@ -99,6 +99,7 @@ def run_tool_inprocess(name, argv, monkeypatch, capsys):
     from cf_mm.utils.cli import run_main
     module = load_tool(name)
     monkeypatch.setattr(sys, 'argv', [f'tools/{name}.py'] + list(argv))
+    fresh_current_logger(name)
     code = 0
     try:
         run_main(module.main)
@@ -106,6 +107,42 @@ def run_tool_inprocess(name, argv, monkeypatch, capsys):
         code = exit_.code
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def fresh_current_logger(name):
+    """A new current MMLogger writing to today's ``sys.stdout``: the one an
+    earlier test left current may hold a captured stream pytest has closed
+    since ("--- Logging error ---" on stderr)."""
+    import uuid
+
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance(f'{name}-{uuid.uuid4().hex[:8]}', log_level='INFO')
+
+
+def call_tool(name, argv):
+    """:func:`run_tool_inprocess` without pytest fixtures (for fixtures of
+    wider scope): ``sys.argv`` set and restored, output captured.
+
+    Returns:
+        tuple: ``(exit code, stdout, stderr)``.
+    """
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from cf_mm.utils.cli import run_main
+    module = load_tool(name)
+    out, err, argv_before = io.StringIO(), io.StringIO(), sys.argv
+    sys.argv = [f'tools/{name}.py'] + [str(a) for a in argv]
+    fresh_current_logger(name)
+    code = 0
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            run_main(module.main)
+    except SystemExit as exit_:
+        code = exit_.code
+    finally:
+        sys.argv = argv_before
+    return code, out.getvalue(), err.getvalue()
 
 
 def env():

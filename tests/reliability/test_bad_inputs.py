@@ -83,6 +83,51 @@ CASES = {
     'cluster-k-above-samples': (
         'cluster', lambda f: [f['train_feats'], '-k', '41'],
         '--num-clusters 41 is larger than the 40 samples'),
+    # Issue 21, items 17, 22, 23.
+    'cluster-seed-negative': (
+        'cluster', lambda f: [f['train_feats'], '-k', '3', '--seed', '-1'],
+        'argument --seed: must be >= 0, got -1'),
+    'alignment-nredo-0': (
+        'eval_cluster_alignment', lambda f: eval_args(f) + ['--nredo', '0'],
+        'argument --nredo: must be >= 1, got 0'),
+    'retrieval-ks-abc': (
+        'eval_retrieval', lambda f: ['--ks', 'abc'],
+        "argument --ks: every value must be an integer >= 1, got 'abc'"),
+    'visualize-clusters-0': (
+        'visualize_clusters', lambda f: ['l.npy', 'c.py', '--clusters', '0'],
+        'argument --clusters: must be >= 1, got 0'),
+    'visualize-clusters-negative': (
+        'visualize_clusters', lambda f: ['l.npy', 'c.py', '--clusters=-1'],
+        'argument --clusters: must be >= 1, got -1'),
+    'metrics-mixture-k-negative': (
+        'feature_metrics', lambda f: ['--mixture-k=-1'],
+        'argument --mixture-k: must be >= 0, got -1'),
+    'metrics-num-clusters-0': (
+        'feature_metrics', lambda f: ['--num-clusters', '0'],
+        'argument --num-clusters: must be >= 2, got 0'),
+    'metrics-pickled-pseudo-labels': (
+        'feature_metrics', lambda f: [
+            '--pre-feats', f['train_feats'], '--pre-labels',
+            f['train_labels'], '--eval-feats', f['test_feats'],
+            '--eval-labels', f['test_labels'], '--pseudo-labels',
+            f['pickle']],
+        'evil.npy is not a readable .npy array'),
+    'synthetic-videos-p-missing-2': (
+        'make_synthetic_videos', lambda f: ['--p-missing', '2'],
+        'argument --p-missing: must be in [0, 1], got 2'),
+    'report-digits-negative': (
+        'report', lambda f: ['--digits=-1', '--out-dir', 'x'],
+        'argument --digits: must be >= 0, got -1'),
+    'jigsaw-tiles-8': (
+        'generate_jigsaw_permutations', lambda f: ['--tiles', '8'],
+        'argument --tiles: must be a square number'),
+    'knn-batch-size-0': (
+        'eval_knn', lambda f: ['--batch-size', '0'],
+        'argument --batch-size: must be >= 1, got 0'),
+    'extract-workers-negative': (
+        'extract_features', lambda f: ['c.py', 'k.pth', '--out-dir', 'o',
+                                       '--num-workers=-2'],
+        'argument --num-workers: must be >= 0, got -2'),
 }
 
 
@@ -136,6 +181,106 @@ def test_zero_byte_image_names_the_file(fmnist_root, rotnet_checkpoint,
         lines[0]
     # Nothing that looks like a finished extraction is left.
     assert not osp.exists(tmp_path / 'feats' / 'meta.json')
+
+
+def test_train_tool_bad_files_are_one_line(tmp_path, monkeypatch, capsys):
+    """tools/train.py (mmpretrain's tool): a missing config or --resume
+    file is one error line, before anything is built or written."""
+    from cf_mm.apis import run_mmpretrain_tool
+    for argv, expected in (
+            ([str(tmp_path / 'nope.py')],
+             f'error: config file not found: {tmp_path}/nope.py'),
+            ([ROTNET_CFG, '--work-dir', str(tmp_path / 'w'), '--resume',
+              str(tmp_path / 'gone.pth')],
+             f'error: --resume file not found: {tmp_path}/gone.pth')):
+        monkeypatch.setattr('sys.argv', ['tools/train.py'] + argv)
+        with pytest.raises(SystemExit) as exit_:
+            run_mmpretrain_tool('train')
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.strip() == expected
+    assert not osp.exists(tmp_path / 'w')
+
+
+def extract_argv(tmp_path, checkpoint, data_cfg):
+    return [ROTNET_CFG, str(checkpoint), '--data-config', data_cfg,
+            '--out-dir', str(tmp_path / 'feats'), '--num-workers', '0',
+            '--batch-size', '8']
+
+
+def test_non_finite_n_pre_weights_name_the_checkpoint(
+        fmnist_root, rotnet_checkpoint, tmp_path, monkeypatch, capsys):
+    """Issue 21, item 18: one NaN weight, checked at load (not "non-finite
+    feature for sample id 0")."""
+    import torch
+    ckpt = torch.load(rotnet_checkpoint, map_location='cpu',
+                      weights_only=False)
+    ckpt['state_dict']['backbone.layer2.0.conv1.weight'][0, 0, 0, 0] = \
+        float('nan')
+    bad = tmp_path / 'nan.pth'
+    torch.save(ckpt, bad)
+    write_image_folder(fmnist_root, tmp_path / 'imgs', num=4)
+    code, _, err = run_tool_inprocess(
+        'extract_features',
+        extract_argv(tmp_path, bad,
+                     image_data_config(tmp_path, tmp_path / 'imgs')),
+        monkeypatch, capsys)
+    assert code == 2
+    assert err.strip() == (
+        f'error: checkpoint {bad}: its weights are not finite (parameter '
+        'backbone.layer2.0.conv1.weight holds 1 NaN/inf of 4608 values): a '
+        'diverged or corrupt N_pre')
+
+
+def test_image_of_another_size_names_the_file_and_both_sizes(
+        fmnist_root, rotnet_checkpoint, tmp_path, monkeypatch, capsys):
+    """Issue 21, item 19: one 32x32 image among 28x28 ones."""
+    import cv2
+    paths = write_image_folder(fmnist_root, tmp_path / 'imgs', num=12)
+    cv2.imwrite(paths[5], np.zeros((32, 32), np.uint8))
+    code, _, err = run_tool_inprocess(
+        'extract_features',
+        extract_argv(tmp_path, rotnet_checkpoint,
+                     image_data_config(tmp_path, tmp_path / 'imgs')),
+        monkeypatch, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert (f'{paths[5]} (sample 5) gives an input of shape (1, 32, 32), '
+            f'but {paths[0]} (sample 0) of the same batch gives '
+            '(1, 28, 28)') in lines[0]
+
+
+def test_wrong_architecture_checkpoint_names_checkpoint_and_config(
+        fmnist_root, finished_run, tmp_path, monkeypatch, capsys):
+    """Issue 21, item 20: an N_cf checkpoint (8-way head) for the RotNet
+    N_pre config (4-way head), through the tool (and the hook, below)."""
+    n_cf = osp.join(finished_run, 'epoch_1.pth')
+    write_image_folder(fmnist_root, tmp_path / 'imgs', num=4)
+    code, _, err = run_tool_inprocess(
+        'extract_features',
+        extract_argv(tmp_path, n_cf,
+                     image_data_config(tmp_path, tmp_path / 'imgs')),
+        monkeypatch, capsys)
+    assert code == 2
+    expected = (f'checkpoint {n_cf} does not fit the model of {ROTNET_CFG} '
+                '(another architecture?): ')
+    assert err.startswith('error: ' + expected), err
+    assert 'size mismatch for head.fc.weight' in err
+
+
+def test_wrong_architecture_n_pre_of_the_hook_is_named(fmnist_root,
+                                                       finished_run,
+                                                       tmp_path):
+    from cf_mm.apis import train
+    from tests.reliability.helpers import clusterfit_cfg, label_dir
+    n_cf = osp.join(finished_run, 'epoch_1.pth')
+    with pytest.raises(ValueError) as exc:
+        train(clusterfit_cfg(fmnist_root, n_cf, tmp_path / 'work'))
+    assert str(exc.value).startswith(
+        f'checkpoint {n_cf} does not fit the model of {ROTNET_CFG} (another '
+        'architecture?): ')
+    assert not osp.exists(osp.join(label_dir(tmp_path / 'work'),
+                                   'features'))
 
 
 def test_zero_byte_and_pickled_checkpoints_name_the_file(

@@ -155,7 +155,7 @@ def test_kill_9_during_kmeans_then_rerun(image_folder, rotnet_checkpoint,
     config = train_config(tmp_path, folder, rotnet_checkpoint, 1, num_iters)
     proc = start_train(config, work, stdout=subprocess.PIPE)
     for line in proc.stdout:
-        if 'ClusterFit: k-means' in line:
+        if 'ClusterFit: kmeans K=' in line:
             kill9(proc)
             break
     else:

@@ -20,12 +20,10 @@ def resume_cfg(fmnist_root, checkpoint, work_dir, epochs=2, k=K):
     return cfg
 
 
-@pytest.fixture(scope='module')
-def first_epoch(fmnist_root, rotnet_checkpoint, tmp_path_factory):
+@pytest.fixture
+def first_epoch(finished_run):
     """One epoch of ClusterFit with K=8 (labels + epoch_1.pth)."""
-    work = tmp_path_factory.mktemp('first')
-    train(clusterfit_cfg(fmnist_root, rotnet_checkpoint, work))
-    return work
+    return finished_run
 
 
 def copy_run(src, dst):

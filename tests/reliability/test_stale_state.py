@@ -27,7 +27,11 @@ def fmnist_view(root, num=200):
 
 
 def write_shard(root, name, ids, dim=DIM, seed=0):
-    feats = np.random.default_rng(seed).normal(size=(len(ids), dim))
+    """Features of 8 well-separated groups (k-means with K <= 8 gives no
+    degenerate clustering)."""
+    rng = np.random.default_rng(seed)
+    centers = np.random.default_rng(123).normal(size=(8, dim)) * 10
+    feats = centers[np.asarray(ids) % 8] + rng.normal(size=(len(ids), dim))
     with FeatureStoreWriter(str(root), name, dim) as writer:
         writer.add(np.asarray(ids), feats.astype(np.float32))
     return feats.astype(np.float32)
@@ -80,12 +84,10 @@ def test_manifest_refuses_a_store_that_does_not_cover_the_dataset(tmp_path):
     assert not osp.exists(tmp_path / MANIFEST_FILE)
 
 
-@pytest.fixture(scope='module')
-def clean_run(fmnist_root, rotnet_checkpoint, tmp_path_factory):
+@pytest.fixture
+def clean_run(finished_run):
     """Work dir of an uninterrupted ClusterFit run in a clean work dir."""
-    work = tmp_path_factory.mktemp('clean')
-    train(clusterfit_cfg(fmnist_root, rotnet_checkpoint, work))
-    return work
+    return finished_run
 
 
 def test_hook_with_leftover_rank001_shard_gets_one_label_per_image(

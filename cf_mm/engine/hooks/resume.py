@@ -9,12 +9,12 @@ anything (the hook runs in ``before_run``).
 """
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 from mmengine.logging import print_log
 
-from cf_mm.datasets.pseudo_label import labels_sha256
+from cf_mm.utils.fingerprint import labels_sha256
 
 LAST_CHECKPOINT = 'last_checkpoint'
 
@@ -84,18 +84,9 @@ def resolve_resume_checkpoint(runner) -> Optional[str]:
     return path
 
 
-def resume_refusal(checkpoint: str, out_dir: str, changes: List[str]) -> str:
-    """The message that stops a resume whose ClusterFit settings changed."""
-    return (
-        f'ClusterFitHook: resuming {checkpoint}, which was trained on the '
-        f'labels in {out_dir}, but the ClusterFit settings changed since '
-        f'they were made ({"; ".join(changes)}). The labels are kept '
-        'unchanged. Resume with the original settings, or start a new run '
-        'in another work dir (or without --resume, which clusters again)')
-
-
-def checkpoint_label_sha256(checkpoint: str, task: str) -> Optional[str]:
-    """The pseudo-label SHA-256 a checkpoint's dataset meta records."""
+def checkpoint_label_hashes(checkpoint: str) -> dict:
+    """The pseudo-label SHA-256 per task that a checkpoint's dataset meta
+    records (``{}`` when it records none)."""
     from mmengine.runner.checkpoint import _load_checkpoint
     try:
         ckpt = _load_checkpoint(checkpoint, map_location='cpu')
@@ -104,17 +95,58 @@ def checkpoint_label_sha256(checkpoint: str, task: str) -> Optional[str]:
                          f'{type(err).__name__}: {err}') from err
     meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
     shas = (meta.get('dataset_meta') or {}).get('pseudo_label_sha256')
-    return shas.get(task) if isinstance(shas, dict) else None
+    return dict(shas) if isinstance(shas, dict) else {}
 
 
 def check_checkpoint_labels(checkpoint: str, labels: np.ndarray, task: str,
-                            out_dir: str) -> None:
-    """Stop when freshly made labels differ from those the resumed
-    checkpoint was trained on (its dataset meta records their SHA-256)."""
-    expected = checkpoint_label_sha256(checkpoint, task)
-    if expected is not None and expected != labels_sha256(labels):
+                            label_file: str,
+                            hashes: Optional[dict] = None) -> None:
+    """Stop unless ``labels`` are the labels the resumed checkpoint was
+    trained on (its dataset meta records their SHA-256).
+
+    Args:
+        checkpoint (str): The checkpoint being resumed.
+        labels (np.ndarray): The labels this run would train on.
+        task (str): Their task (``'default'`` for one label set).
+        label_file (str): Where they are, for the message.
+        hashes (dict, optional): :func:`checkpoint_label_hashes` of
+            ``checkpoint``, if already read.
+    """
+    hashes = checkpoint_label_hashes(checkpoint) if hashes is None else hashes
+    expected, actual = hashes.get(task), labels_sha256(labels)
+    if expected is None:
         raise RuntimeError(
-            f'ClusterFitHook: the labels just made in {out_dir} differ from '
-            f'those {checkpoint} was trained on (SHA-256 {expected[:12]}...); '
-            'resuming would train on other labels. Start a new run in '
-            'another work dir, or restore the original labels')
+            f'ClusterFitHook: resuming {checkpoint}, which records no '
+            f'pseudo-label SHA-256 for task {task!r} (tasks: {list(hashes)}): '
+            'it is not a checkpoint of this ClusterFit run. Resume a '
+            'checkpoint of this work dir (--resume <file>), or start '
+            'without --resume')
+    if expected != actual:
+        raise RuntimeError(
+            f'ClusterFitHook: the labels in {label_file} (SHA-256 '
+            f'{actual[:12]}...) differ from those {checkpoint} was trained on '
+            f'(SHA-256 {expected[:12]}...); resuming would train on other '
+            'labels. Resume a checkpoint of this run, restore its labels, or '
+            'start a new run in another work dir')
+
+
+class ResumedCheckpoint:
+    """The checkpoint a run resumes (``path`` None: not resuming), whose
+    recorded label hashes every label set of the run must match.
+
+    Args:
+        path (str, optional): :func:`resolve_resume_checkpoint` of the run.
+    """
+
+    def __init__(self, path: Optional[str] = None):
+        self.path = path
+        self._hashes: Optional[dict] = None
+
+    def check(self, labels: np.ndarray, task: str, label_file: str) -> None:
+        """:func:`check_checkpoint_labels` (the checkpoint read once)."""
+        if self.path is None:
+            return
+        if self._hashes is None:
+            self._hashes = checkpoint_label_hashes(self.path)
+        check_checkpoint_labels(self.path, labels, task, label_file,
+                                self._hashes)
