@@ -28,6 +28,7 @@ from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..prefetch import prefetch_in_thread
+from ..utils.checkpoint import resolve_checkpoint
 from .store import (FeatureStore, FeatureStoreWriter, clear_store,
                     write_manifest)
 
@@ -445,7 +446,8 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
             ``model`` field and, optionally, a top-level
             ``data_preprocessor``.
         checkpoint (str, optional): Checkpoint to load (mmengine format,
-            ``state_dict`` inside); ``None`` keeps the initial weights.
+            ``state_dict`` inside), or a run's ``last_checkpoint`` file;
+            ``None`` keeps the initial weights.
         device (str | torch.device): Where to put the model.
 
     Returns:
@@ -470,6 +472,7 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
                     data_preprocessor=config.get('data_preprocessor'))),
         pretrained=False)
     if checkpoint is not None:
+        checkpoint = resolve_checkpoint(checkpoint)
         check_checkpoint_file(checkpoint)
         try:
             load_checkpoint(model, checkpoint, map_location='cpu',

@@ -2,5 +2,7 @@
 from .clusterfit_hook import ClusterFitHook
 from .epoch_seed_hook import EpochSeedHook
 from .feature_metrics_hook import FeatureMetricsHook
+from .pseudo_label_check_hook import PseudoLabelCheckHook
 
-__all__ = ['ClusterFitHook', 'EpochSeedHook', 'FeatureMetricsHook']
+__all__ = ['ClusterFitHook', 'EpochSeedHook', 'FeatureMetricsHook',
+           'PseudoLabelCheckHook']

@@ -39,9 +39,11 @@ from cf_mm.features.extract import (build_extraction_model,
                                     check_checkpoint_file, check_model_input,
                                     extract_to_store, extraction_pipeline)
 from cf_mm.features.store import check_store_covers
+from cf_mm.utils.checkpoint import resolve_checkpoint
 from cf_mm.utils.lock import DirLock, LockHeldError
 from cf_mm.utils.rng import preserved_rng_state  # also importable here
 from cf_mm.utils.saved_labels import check_saved_labels
+from ..num_clusters import check_num_clusters
 from .resume import (check_checkpoint_labels, resolve_resume_checkpoint,
                      resume_refusal)
 
@@ -202,7 +204,9 @@ class ClusterFitHook(Hook):
         pretrained_config (str): Config file of N_pre (its ``model`` and
             top-level ``data_preprocessor`` build N_pre as mmpretrain's
             ``get_model`` does).
-        pretrained_checkpoint (str): Checkpoint of N_pre.
+        pretrained_checkpoint (str): Checkpoint of N_pre, or N_pre's
+            ``<work_dir>/last_checkpoint`` (the checkpoint its run ended
+            with, resolved when training starts).
         num_clusters (int | Sequence[int]): K. Must equal the head's
             ``num_classes`` (and ``data_preprocessor.num_classes`` when
             set). A list makes one label set per K from one extraction;
@@ -275,11 +279,6 @@ class ClusterFitHook(Hook):
             raise ValueError(f'ClusterFitHook: unknown method {method!r}; '
                              f'use one of {METHODS}')
         self.method = method
-        for name, path in (('pretrained_config', pretrained_config),
-                           ('pretrained_checkpoint', pretrained_checkpoint)):
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'ClusterFitHook: {name} not found: '
-                                        f'{path}')
         self.label_sets = make_label_sets(num_clusters, task_name,
                                           task_names)
         if int(num_full_iters) < 0:
@@ -287,6 +286,7 @@ class ClusterFitHook(Hook):
                              f'got {num_full_iters}')
         self.pretrained_config = pretrained_config
         self.pretrained_checkpoint = pretrained_checkpoint
+        self.checkpoint = pretrained_checkpoint  # resolved in _check_config
         self.multi_k = not isinstance(num_clusters, (int, np.integer))
         ks = [ls.num_clusters for ls in self.label_sets]
         self.num_clusters = ks if self.multi_k else ks[0]
@@ -297,12 +297,12 @@ class ClusterFitHook(Hook):
         self.spherical = bool(spherical)
         self.max_train_points = max_train_points
         self.num_full_iters = int(num_full_iters)
-        if extract_pipeline is None:
-            extract_pipeline, self.pipeline_source = extraction_pipeline(
-                pretrained_config)
-        else:
-            self.pipeline_source = 'ClusterFitHook.extract_pipeline'
-        self.extract_pipeline = [dict(t) for t in extract_pipeline]
+        # N_pre's files are read when training starts, not here: testing or
+        # validating an N_cf config builds this hook too, and needs no N_pre.
+        self._extract_pipeline = None
+        self.pipeline_source = 'ClusterFitHook.extract_pipeline'
+        if extract_pipeline is not None:
+            self._extract_pipeline = [dict(t) for t in extract_pipeline]
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.feature_dtype = feature_dtype
@@ -310,6 +310,25 @@ class ClusterFitHook(Hook):
         self.task_name = task_name
         self.labels_ready = False
         self._locks: List[DirLock] = []
+
+    @property
+    def extract_pipeline(self) -> List[dict]:
+        """The extraction pipeline: the given one, else N_pre's own test
+        pipeline (read from ``pretrained_config`` on first use)."""
+        if self._extract_pipeline is None:
+            self._check_pretrained_files()
+            pipeline, self.pipeline_source = extraction_pipeline(
+                self.pretrained_config)
+            self._extract_pipeline = [dict(t) for t in pipeline]
+        return self._extract_pipeline
+
+    def _check_pretrained_files(self) -> None:
+        for name, path in (('pretrained_config', self.pretrained_config),
+                           ('pretrained_checkpoint',
+                            self.pretrained_checkpoint)):
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'ClusterFitHook: {name} not found: '
+                                        f'{path}')
 
     @property
     def task(self) -> str:
@@ -349,22 +368,19 @@ class ClusterFitHook(Hook):
         """Stop before any extraction if K cannot work with the model or the
         dataset."""
         self._check_dataset_tasks(dataset)
-        check_checkpoint_file(self.pretrained_checkpoint,
+        self._check_pretrained_files()
+        # A run's last_checkpoint file stands for the checkpoint it names.
+        self.checkpoint = resolve_checkpoint(self.pretrained_checkpoint)
+        check_checkpoint_file(self.checkpoint,
                               'ClusterFitHook: pretrained_checkpoint')
         self._resume_from = resolve_resume_checkpoint(runner)
-        for label_set in self.label_sets:
-            if label_set.num_clusters > len(dataset):
-                raise ValueError(
-                    'ClusterFitHook: num_clusters='
-                    f'{label_set.num_clusters} is larger than the train '
-                    f'dataset ({len(dataset)} samples); k-means needs at '
-                    'least one sample per cluster')
-        for name, value, k in self._model_class_counts(runner):
-            if value is not None and int(value) != k:
-                raise ValueError(
-                    f'ClusterFitHook: num_clusters={k} but {name}={value} '
-                    'in the training config; they must be equal (set '
-                    f'{name} to {k}, or num_clusters to {value})')
+        check_num_clusters(
+            get_ori_model(runner.model),
+            [(ls.task_name, ls.num_clusters) for ls in self.label_sets],
+            len(dataset), multi_task=self.multi_k,
+            describe=lambda ls: f'ClusterFitHook: num_clusters={ls[1]}',
+            other_k=lambda ls, value: f'num_clusters to {value}',
+            who='ClusterFitHook: ')
 
     def _check_dataset_tasks(self, dataset: PseudoLabelDataset) -> None:
         """Every named label set must be a task of the dataset."""
@@ -384,40 +400,6 @@ class ClusterFitHook(Hook):
     def task_names(self) -> List[Optional[str]]:
         """Task names of the label sets, in order."""
         return [label_set.task_name for label_set in self.label_sets]
-
-    def _model_class_counts(self,
-                            runner) -> List[Tuple[str, Optional[int], int]]:
-        """``(config key, num_classes, K)`` of the parts of N_cf that must
-        equal K: the head (each task's head of a ``MultiTaskHead``) and,
-        for a single task, the data preprocessor."""
-        model = get_ori_model(runner.model)
-        head = getattr(model, 'head', None)
-        task_heads = getattr(head, 'task_heads', None)
-        if task_heads is None:
-            if self.multi_k:
-                raise ValueError(
-                    f'ClusterFitHook: num_clusters={self.num_clusters} makes '
-                    f'one task per K ({self.task_names}), so model.head must '
-                    "be a MultiTaskHead with those tasks, got "
-                    f'{type(head).__name__}')
-            k = self.label_sets[0].num_clusters
-            preprocessor = getattr(model, 'data_preprocessor', None)
-            return [('model.head.num_classes',
-                     getattr(head, 'num_classes', None), k),
-                    ('data_preprocessor.num_classes',
-                     getattr(preprocessor, 'num_classes', None), k)]
-        counts = []
-        for label_set in self.label_sets:
-            task = label_set.task_name
-            if task not in task_heads:
-                raise ValueError(
-                    f'ClusterFitHook: task_name={task!r} is not '
-                    f'a task of model.head ({type(head).__name__} with '
-                    f'tasks {list(task_heads)})')
-            counts.append((f'model.head.task_heads.{task}.num_classes',
-                           getattr(task_heads[task], 'num_classes', None),
-                           label_set.num_clusters))
-        return counts
 
     def _kmeans_settings(self) -> dict:
         """Keyword arguments of :func:`cf_mm.clustering.kmeans` besides K
@@ -449,8 +431,8 @@ class ClusterFitHook(Hook):
         """The fingerprint of each label set (checkpoint and dataset hashed
         once); with one K, exactly the single-K fingerprint."""
         shared = dict(
-            checkpoint=osp.abspath(self.pretrained_checkpoint),
-            checkpoint_sha256=file_sha256(self.pretrained_checkpoint),
+            checkpoint=osp.abspath(self.checkpoint),
+            checkpoint_sha256=file_sha256(self.checkpoint),
             dataset_sha256=dataset_fingerprint(dataset.dataset),
             num_samples=len(dataset),
             layer=self.layer)
@@ -584,7 +566,7 @@ class ClusterFitHook(Hook):
         """N_pre features of every sample (each rank its shard) -> store."""
         device = next(get_ori_model(runner.model).parameters()).device
         model = build_extraction_model(self.pretrained_config,
-                                       self.pretrained_checkpoint, device)
+                                       self.checkpoint, device)
         view = DatasetView(dataset.dataset, self.extract_pipeline,
                            self.pipeline_source)
         check_model_input(
@@ -593,7 +575,7 @@ class ClusterFitHook(Hook):
             setting='`extract_pipeline` of ClusterFitHook')
         runner.logger.info(
             f'ClusterFit: extracting {self.layer} features of '
-            f'{len(dataset)} samples from {self.pretrained_checkpoint}')
+            f'{len(dataset)} samples from {self.checkpoint}')
         stores = extract_to_store(
             model, view, feat_dir,
             layers=(self.layer, ),
