@@ -50,6 +50,21 @@ def pseudo_label_dataset_cfg(cfg) -> Optional[dict]:
     return None
 
 
+#: Attribute (and config key) of the classification head: mmpretrain's
+#: classifiers call it ``head``, mmaction2's recognizers ``cls_head``.
+HEAD_NAMES = ('head', 'cls_head')
+
+
+def model_head_cfg(cfg) -> Tuple[str, dict]:
+    """``('model.head', head config)`` (``cls_head`` for mmaction2), or
+    ``('model.head', {})`` without one."""
+    model = cfg.get('model') or {}
+    for name in HEAD_NAMES:
+        if isinstance(model.get(name), dict):
+            return f'model.{name}', model[name]
+    return 'model.head', {}
+
+
 # ----------------------------------------------------------------- config
 def set_num_clusters(cfg, num_clusters: Union[int, Sequence[int]]) -> List[
         str]:
@@ -92,7 +107,7 @@ def set_num_clusters(cfg, num_clusters: Union[int, Sequence[int]]) -> List[
     k = int(num_clusters)
     done = ['num_clusters']
     cfg['num_clusters'] = k
-    head = (cfg.get('model') or {}).get('head') or {}
+    head_key, head = model_head_cfg(cfg)
     tasks = [hook.get('task_name') for hook in hooks] or (
         list(dataset.get('task_names') or [None]) if dataset else [None])
     for hook, key in zip(hooks, hook_keys):
@@ -108,27 +123,28 @@ def set_num_clusters(cfg, num_clusters: Union[int, Sequence[int]]) -> List[
         if tasks != [None]:
             raise ValueError(
                 f'num_clusters={k}: the label sets {tasks} are tasks, but '
-                f'model.head is {type_name(head) or "missing"}, not a '
+                f'{head_key} is {type_name(head) or "missing"}, not a '
                 'MultiTaskHead')
         if 'num_classes' in head:
             head['num_classes'] = k
-            done.append('model.head.num_classes')
-        for key, preprocessor in (
-                ('data_preprocessor', cfg.get('data_preprocessor')),
-                ('model.data_preprocessor',
-                 (cfg.get('model') or {}).get('data_preprocessor'))):
-            if isinstance(preprocessor, dict) and 'num_classes' in \
-                    preprocessor:
-                preprocessor['num_classes'] = k
-                done.append(f'{key}.num_classes')
+            done.append(f'{head_key}.num_classes')
     else:
         for task in tasks:
             if task not in task_heads:
                 raise ValueError(
                     f'num_clusters={k}: task {task!r} has no head in '
-                    f'model.head.task_heads ({list(task_heads)})')
+                    f'{head_key}.task_heads ({list(task_heads)})')
             task_heads[task]['num_classes'] = k
-            done.append(f'model.head.task_heads.{task}.num_classes')
+            done.append(f'{head_key}.task_heads.{task}.num_classes')
+    # Every task has this K, so the preprocessor's num_classes (used by
+    # batch augments such as Mixup) is K too.
+    for key, preprocessor in (
+            ('data_preprocessor', cfg.get('data_preprocessor')),
+            ('model.data_preprocessor',
+             (cfg.get('model') or {}).get('data_preprocessor'))):
+        if isinstance(preprocessor, dict) and 'num_classes' in preprocessor:
+            preprocessor['num_classes'] = k
+            done.append(f'{key}.num_classes')
     if dataset is not None and dataset.get('num_clusters') is not None:
         dataset['num_clusters'] = k
         done.append('train_dataloader.dataset.num_clusters')
@@ -153,7 +169,7 @@ def _set_k_list(cfg, hooks: List[dict], hook_keys: List[str],
             f"({hook['task_names']}); set {hook_keys[0]}, its task_names, "
             'model.head.task_heads and train_dataloader.dataset.task_names '
             'together')
-    head = cfg.model.head
+    head_key, head = model_head_cfg(cfg)
     old_heads = head.get('task_heads') or {}
     if not old_heads:
         raise ValueError(f'num_clusters={ks}: a K sweep needs a '
@@ -165,7 +181,7 @@ def _set_k_list(cfg, hooks: List[dict], hook_keys: List[str],
         for task, k in zip(tasks, ks)}
     hook['num_clusters'] = list(ks)
     cfg['num_clusters'] = list(ks)
-    done = ['num_clusters', hook_keys[0], 'model.head.task_heads']
+    done = ['num_clusters', hook_keys[0], f'{head_key}.task_heads']
     if dataset is not None:
         dataset['task_names'] = tasks
         done.append('train_dataloader.dataset.task_names')
@@ -181,8 +197,9 @@ def model_class_counts(model: nn.Module, label_sets: Sequence[LabelSetK],
                        multi_task: bool, who: str = '') -> List[
                            Tuple[str, Optional[int], LabelSetK]]:
     """``(config key, num_classes, label set)`` of every part of the model
-    that must equal a label set's K: the head (each task's head of a
-    ``MultiTaskHead``) and, for a single label set, the data preprocessor.
+    that must equal a label set's K: the head (``cls_head`` of mmaction2's
+    recognizers; each task's head of a ``MultiTaskHead``) and, for a single
+    label set, the data preprocessor.
 
     Args:
         model (nn.Module): The built N_cf (not wrapped).
@@ -195,7 +212,9 @@ def model_class_counts(model: nn.Module, label_sets: Sequence[LabelSetK],
         ValueError: Label sets that are tasks but no ``MultiTaskHead``, or
             a task that has no head.
     """
-    head = getattr(model, 'head', None)
+    head_name = next((name for name in HEAD_NAMES
+                      if getattr(model, name, None) is not None), 'head')
+    head = getattr(model, head_name, None)
     task_heads = getattr(head, 'task_heads', None)
     if task_heads is None:
         if multi_task:
@@ -205,8 +224,8 @@ def model_class_counts(model: nn.Module, label_sets: Sequence[LabelSetK],
                 f'got {type(head).__name__}')
         label_set = label_sets[0]
         preprocessor = getattr(model, 'data_preprocessor', None)
-        return [('model.head.num_classes', getattr(head, 'num_classes', None),
-                 label_set),
+        return [(f'model.{head_name}.num_classes',
+                 getattr(head, 'num_classes', None), label_set),
                 ('data_preprocessor.num_classes',
                  getattr(preprocessor, 'num_classes', None), label_set)]
     counts = []
@@ -214,9 +233,10 @@ def model_class_counts(model: nn.Module, label_sets: Sequence[LabelSetK],
         task = label_set[0]
         if task not in task_heads:
             raise ValueError(
-                f'{who}task_name={task!r} is not a task of model.head '
-                f'({type(head).__name__} with tasks {list(task_heads)})')
-        counts.append((f'model.head.task_heads.{task}.num_classes',
+                f'{who}task_name={task!r} is not a task of model.'
+                f'{head_name} ({type(head).__name__} with tasks '
+                f'{list(task_heads)})')
+        counts.append((f'model.{head_name}.task_heads.{task}.num_classes',
                        getattr(task_heads[task], 'num_classes', None),
                        label_set))
     return counts

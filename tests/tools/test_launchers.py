@@ -30,15 +30,20 @@ def _free_port() -> int:
 def _options(fmnist_root, checkpoint) -> dict:
     options = tiny_options(fmnist_root, wrapped=True)  # 200 images, 1 epoch
     options.update({'custom_hooks.0.pretrained_checkpoint': checkpoint,
-                    'custom_hooks.0.num_workers': 0})
+                    'custom_hooks.0.num_workers': 0,
+                    'num_clusters': K})  # K in one place (item 2)
     return options
+
+
+K = 20  # the config's is 50
 
 
 def test_dist_train_two_ranks_on_cpu_equals_one_process(
         fmnist_root, rotnet_checkpoint, tmp_path):
     """The README's multi-GPU command, on 2 CPU processes: the labels are
     those of a one-process run and N_cf trains on them, each rank on its
-    half of the data."""
+    half of the data. ``--cfg-options num_clusters=20`` sets K in the hook,
+    the head and the data preprocessor."""
     options = _options(fmnist_root, rotnet_checkpoint)
     dist_dir = tmp_path / 'dist'
     proc = subprocess.run(
@@ -69,6 +74,10 @@ def test_dist_train_two_ranks_on_cpu_equals_one_process(
     checkpoint = torch.load(dist_dir / 'epoch_1.pth', map_location='cpu')
     assert checkpoint['meta']['dataset_meta']['pseudo_label_sha256'] == {
         'default': labels_sha256(labels)}
+    summary = json.loads(
+        (dist_dir / 'clusterfit' / 'default' / 'summary.json').read_text())
+    assert summary['num_clusters'] == K and labels.max() < K
+    assert checkpoint['state_dict']['head.fc.weight'].shape[0] == K
 
 
 @pytest.mark.parametrize('launcher, env, expected', [
