@@ -666,7 +666,7 @@ def build_extraction_dataset(data_cfg, split: str = 'train',
     data_cfg = as_config(data_cfg)
     key = f'{split}_dataloader'
     if data_cfg.get(key) is None:
-        raise KeyError(
+        raise ValueError(
             f'{data_cfg.filename or "the data config"} has no `{key}` (it '
             f'is missing or None); pass a config that has one with '
             f'--data-config (see the README, "your own image folder")')
