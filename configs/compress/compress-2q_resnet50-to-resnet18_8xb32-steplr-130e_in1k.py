@@ -26,7 +26,7 @@ model = dict(
     momentum=0.001,  # = 1 - 0.999 (mmengine's EMA convention)
     teacher=dict(
         config='configs/clusterfit_rotnet.py',
-        checkpoint='work_dirs/clusterfit_rotnet/epoch_105.pth',
+        checkpoint='work_dirs/clusterfit_rotnet/last_checkpoint',
         layer='res5'),
     data_preprocessor=dict(
         type='SelfSupDataPreprocessor',

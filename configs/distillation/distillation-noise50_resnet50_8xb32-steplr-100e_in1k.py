@@ -16,5 +16,5 @@ model = dict(
     teacher_config='configs/supervised_noise/'
     'supervised-noise50_resnet50_8xb32-steplr-100e_in1k.py',
     teacher_checkpoint='work_dirs/'
-    'supervised-noise50_resnet50_8xb32-steplr-100e_in1k/epoch_100.pth',
+    'supervised-noise50_resnet50_8xb32-steplr-100e_in1k/last_checkpoint',
     distill_loss=dict(type='DistillationLoss', temperature=20.0, alpha=0.75))
