@@ -80,7 +80,8 @@ def mmpretrain_tool(name: str) -> ModuleType:
 
     Returns:
         ModuleType: The tool's module (``parse_args``, ``merge_args``,
-        ``main``).
+        ``main``; mmpretrain's own two also as ``original_parse_args`` and
+        ``original_merge_args``).
     """
     if name not in _TOOLS:
         import mmpretrain
@@ -95,6 +96,9 @@ def mmpretrain_tool(name: str) -> ModuleType:
             f'mmpretrain_tools_{name}', path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        # mmpretrain's own functions, before run_mmpretrain_tool wraps them
+        module.original_parse_args = module.parse_args
+        module.original_merge_args = module.merge_args
         _TOOLS[name] = module
     return _TOOLS[name]
 
@@ -111,7 +115,8 @@ def run_mmpretrain_tool(name: str) -> None:
         name (str): ``'train'`` or ``'test'``.
     """
     tool = mmpretrain_tool(name)
-    parse_args, merge_args = tool.parse_args, tool.merge_args
+    parse_args = tool.original_parse_args
+    merge_args = tool.original_merge_args
 
     def parse_args_pinning_by_device() -> argparse.Namespace:
         args = parse_args()
@@ -302,7 +307,8 @@ def load_config(config: str,
         cfg_options=cfg_options,
         launcher=launcher)
     cfg = prepare_config(
-        mmpretrain_tool('train').merge_args(Config.fromfile(config), args),
+        mmpretrain_tool('train').original_merge_args(Config.fromfile(config),
+                                                     args),
         cfg_options)
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(field)

@@ -108,41 +108,114 @@ def labels_of(run_dir: str, task: str = 'default') -> np.ndarray:
     return np.load(osp.join(run_dir, 'clusterfit', task, 'labels.npy'))
 
 
+def sl_configs() -> list:
+    return [f'configs/sl_mlp/{name}_resnet50_8xb128-coslr-{epochs}e_in1k'
+            f'{split}.py' for name in ('sl', 'sl-mlp')
+            for epochs in (100, 300) for split in ('', '-pre-d')]
+
+
+SL_PRE_D = 'configs/sl_mlp/sl-mlp_resnet50_8xb128-coslr-100e_in1k-pre-d.py'
+VIDEO_NPRE = ('configs/video/multilabel_r2plus1d-r34_128xb6-steplr-26e_'
+              'ig-verb-19m.py')
+VIDEO_NCF = ('configs/video/clusterfit-r2plus1d-r34-k3200_r2plus1d-r34_'
+             '128xb6-steplr-26e_ig-verb-19m.py')
+PROBE = 'model.backbone.init_cfg.checkpoint='
+
+#: chain -> stages ``(config, --cfg-options besides the length)``, in
+#: order; a stage already trained by an earlier chain is reused.
+CHAINS = {
+    'rotnet': [
+        (ROTNET, ()),
+        ('configs/rotnet/rotnet_resnet50_8xb32-steplr-210e_in1k.py', ()),
+        (CLUSTERFIT, (f'num_clusters={K}', )),
+        ('configs/clusterfit/clusterfit-rotnet-res4-k16000_resnet50_8xb32-'
+         'steplr-105e_in1k.py', (f'num_clusters={K}', )),
+        ('configs/clusterfit/clusterfit-rotnet-k1000-4000-16000_resnet50_'
+         '8xb32-steplr-105e_in1k.py', ('num_clusters=[2,3,4]', )),
+        (LINEAR, (PROBE + last(CLUSTERFIT), )),
+        (MULTILAYER, (PROBE + last(ROTNET), )),
+        (PLACES, (PROBE + last(CLUSTERFIT), )),
+    ],
+    'jigsaw': [
+        (ROTNET, ()),
+        ('configs/jigsaw/jigsaw_resnet50_8xb32-steplr-105e_in1k.py', ()),
+        ('configs/jigsaw/jigsaw_resnet50_8xb32-steplr-210e_in1k.py', ()),
+        ('configs/clusterfit_multitask_jigsaw_rotnet.py',
+         (f'num_clusters={K}', )),
+    ],
+    'noisy': [
+        *[(f'configs/supervised_noise/supervised-noise{p}_resnet50_8xb32-'
+           'steplr-100e_in1k.py', ()) for p in (0, 25, 50, 75, 100)],
+        ('configs/distillation/distillation-noise50_resnet50_8xb32-steplr-'
+         '100e_in1k.py', ()),
+    ],
+    'weak_labels': [
+        ('configs/weakly_supervised/multilabel_resnet50_8xb32-steplr-105e_'
+         'tags.py', ()),
+        ('configs/weakly_supervised/clusterfit-multilabel-k16000_resnet50_'
+         '8xb32-steplr-105e_in1k.py', (f'num_clusters={K}', )),
+    ],
+    'sl_mlp': [
+        *[(config, ()) for config in sl_configs()],
+        ('configs/sl_mlp/linear-res5_resnet50_8xb128-coslr-100e_in1k-eval-'
+         'd.py', (PROBE + last(SL_PRE_D), )),
+        (ROTNET, ()),
+        ('configs/sl_mlp/clusterfit-rotnet-k16000-mlp_resnet50_8xb32-steplr-'
+         '105e_in1k.py', (f'num_clusters={K}', )),
+        ('configs/sl_mlp/multilabel-mlp_resnet50_8xb32-steplr-105e_tags.py',
+         ()),
+        *[(f'configs/sl_mlp/supervised-noise{p}-mlp_resnet50_8xb32-steplr-'
+           '100e_in1k.py', ()) for p in (0, 50)],
+    ],
+    'compress': [
+        (ROTNET, ()),
+        (CLUSTERFIT, (f'num_clusters={K}', )),
+        *[(f'configs/compress/{name}_in1k.py', ()) for name in (
+            'compress-1q_resnet50-to-resnet18_8xb32-steplr-130e',
+            'compress-2q_resnet50-to-resnet18_8xb32-steplr-130e',
+            'reg_resnet50-to-resnet18_8xb32-steplr-100e',
+            'reg-bn_resnet50-to-resnet18_8xb32-steplr-100e')],
+        ('configs/compress/cc-k16000_resnet50-to-resnet18_8xb32-coslr-100e_'
+         'in1k.py', (f'num_clusters={K}', )),
+    ],
+    'video_table5': [
+        (VIDEO_NPRE, ()),
+        (VIDEO_NCF, ('num_clusters=3', )),
+        ('configs/video/linear-res5_r2plus1d-r34_8xb32-steplr-28e_'
+         'kinetics400.py', ('model.backbone_checkpoint=' + last(VIDEO_NCF),
+                            )),
+    ],
+}
+
+
+def run_chain(stages: Stages, name: str) -> None:
+    for config, options in CHAINS[name]:
+        stages.train(config, *options, iters='/video/' in config
+                     and 'linear' not in config)
+
+
 def test_rotnet_chain(stages):
     """RotNet N_pre (and N_pre 2x) -> ClusterFit (res5, res4, a K sweep)
     -> res5 and multi-layer probes on ImageNet, multi-layer on Places205."""
-    stages.train(ROTNET)
-    stages.train('configs/rotnet/rotnet_resnet50_8xb32-steplr-210e_in1k.py')
-    ncf = stages.train(CLUSTERFIT, f'num_clusters={K}')
+    run_chain(stages, 'rotnet')
+    ncf = osp.join(stages.root, work_dir(CLUSTERFIT))
     assert labels_of(ncf).shape == (12, ) and labels_of(ncf).max() < K
     assert state(ncf)['head.fc.weight'].shape[0] == K
-    stages.train('configs/clusterfit/clusterfit-rotnet-res4-k16000_'
-                 'resnet50_8xb32-steplr-105e_in1k.py', f'num_clusters={K}')
-    sweep = stages.train('configs/clusterfit/clusterfit-rotnet-k1000-4000-'
-                         '16000_resnet50_8xb32-steplr-105e_in1k.py',
-                         'num_clusters=[2,3,4]')
+    sweep = osp.join(stages.root, work_dir(CHAINS['rotnet'][4][0]))
     for k in (2, 3, 4):
         assert labels_of(sweep, f'k{k}').max() < k
         assert state(sweep)[f'head.task_heads.k{k}.fc.weight'].shape[0] == k
-    probe = stages.train(LINEAR, 'model.backbone.init_cfg.checkpoint=' +
-                         last(CLUSTERFIT))
-    backbone_of(probe, ncf)
-    rotnet_dir = osp.join(stages.root, work_dir(ROTNET))
-    probe = stages.train(MULTILAYER, 'model.backbone.init_cfg.checkpoint=' +
-                         last(ROTNET))
-    backbone_of(probe, rotnet_dir)
-    stages.train(PLACES, 'model.backbone.init_cfg.checkpoint=' +
-                 last(CLUSTERFIT))
+    backbone_of(osp.join(stages.root, work_dir(LINEAR)), ncf)
+    backbone_of(osp.join(stages.root, work_dir(MULTILAYER)),
+                osp.join(stages.root, work_dir(ROTNET)))
 
 
 def test_jigsaw_and_multitask_chain(stages):
     """Jigsaw N_pre (and 2x) -> multi-task ClusterFit with the RotNet
     N_pre's labels (appendix E)."""
-    stages.train(ROTNET)
-    stages.train('configs/jigsaw/jigsaw_resnet50_8xb32-steplr-105e_in1k.py')
-    stages.train('configs/jigsaw/jigsaw_resnet50_8xb32-steplr-210e_in1k.py')
-    ncf = stages.train('configs/clusterfit_multitask_jigsaw_rotnet.py',
-                       f'num_clusters={K}')
+    run_chain(stages, 'jigsaw')
+    ncf = osp.join(stages.root,
+                   work_dir('configs/clusterfit_multitask_jigsaw_rotnet.py'))
     for task in ('jigsaw', 'rotnet'):
         assert labels_of(ncf, task).max() < K
 
@@ -150,20 +223,13 @@ def test_jigsaw_and_multitask_chain(stages):
 def test_noisy_label_chain(stages):
     """Supervised N_pre with p = 0 ... 100 % label noise; the distillation
     baseline from the p = 50 % teacher."""
-    for p in (0, 25, 50, 75, 100):
-        stages.train(f'configs/supervised_noise/supervised-noise{p}_'
-                     'resnet50_8xb32-steplr-100e_in1k.py')
-    stages.train('configs/distillation/distillation-noise50_resnet50_8xb32-'
-                 'steplr-100e_in1k.py')
+    run_chain(stages, 'noisy')
 
 
 def test_weak_label_chain(stages):
     """Multi-label (hashtag) N_pre -> ClusterFit on ImageNet images."""
-    stages.train('configs/weakly_supervised/multilabel_resnet50_8xb32-'
-                 'steplr-105e_tags.py')
-    ncf = stages.train('configs/weakly_supervised/clusterfit-multilabel-'
-                       'k16000_resnet50_8xb32-steplr-105e_in1k.py',
-                       f'num_clusters={K}')
+    run_chain(stages, 'weak_labels')
+    ncf = osp.join(stages.root, work_dir(CHAINS['weak_labels'][1][0]))
     assert labels_of(ncf).max() < K
 
 
@@ -171,43 +237,16 @@ def test_sl_mlp_chain(stages):
     """SL and SL-MLP (100 / 300 epochs, ImageNet and the concept split's
     pre-D) -> the eval-D probe; the projector variants of N_cf and of the
     noisy and weak-label N_pre."""
-    for name in ('sl', 'sl-mlp'):
-        for epochs in (100, 300):
-            for split in ('', '-pre-d'):
-                stages.train(f'configs/sl_mlp/{name}_resnet50_8xb128-coslr-'
-                             f'{epochs}e_in1k{split}.py')
-    pre_d = 'configs/sl_mlp/sl-mlp_resnet50_8xb128-coslr-100e_in1k-pre-d.py'
-    probe = stages.train(
-        'configs/sl_mlp/linear-res5_resnet50_8xb128-coslr-100e_in1k-eval-d.py',
-        'model.backbone.init_cfg.checkpoint=' + last(pre_d))
-    backbone_of(probe, osp.join(stages.root, work_dir(pre_d)))
-    stages.train(ROTNET)
-    stages.train('configs/sl_mlp/clusterfit-rotnet-k16000-mlp_resnet50_'
-                 '8xb32-steplr-105e_in1k.py', f'num_clusters={K}')
-    stages.train('configs/sl_mlp/multilabel-mlp_resnet50_8xb32-steplr-'
-                 '105e_tags.py')
-    for p in (0, 50):
-        stages.train(f'configs/sl_mlp/supervised-noise{p}-mlp_resnet50_8xb32-'
-                     'steplr-100e_in1k.py')
+    run_chain(stages, 'sl_mlp')
+    probe = CHAINS['sl_mlp'][len(sl_configs())][0]
+    backbone_of(osp.join(stages.root, work_dir(probe)),
+                osp.join(stages.root, work_dir(SL_PRE_D)))
 
 
 def test_compress_chain(stages):
     """CompRess 1q / 2q, Reg, Reg-BN and CC from the ClusterFit N_cf as
     the teacher."""
-    stages.train(ROTNET)
-    stages.train(CLUSTERFIT, f'num_clusters={K}')
-    for name in ('compress-1q_resnet50-to-resnet18_8xb32-steplr-130e',
-                 'compress-2q_resnet50-to-resnet18_8xb32-steplr-130e',
-                 'reg_resnet50-to-resnet18_8xb32-steplr-100e',
-                 'reg-bn_resnet50-to-resnet18_8xb32-steplr-100e'):
-        stages.train(f'configs/compress/{name}_in1k.py')
-    stages.train('configs/compress/cc-k16000_resnet50-to-resnet18_8xb32-'
-                 'coslr-100e_in1k.py', f'num_clusters={K}')
-
-
-VIDEO_NPRE = 'configs/video/multilabel_r2plus1d-r34_128xb6-steplr-26e_ig-verb-19m.py'
-VIDEO_NCF = ('configs/video/clusterfit-r2plus1d-r34-k3200_r2plus1d-r34_'
-             '128xb6-steplr-26e_ig-verb-19m.py')
+    run_chain(stages, 'compress')
 
 
 def test_video_table5_chain(stages):
@@ -222,15 +261,11 @@ def test_video_table5_chain(stages):
     other failure fails the test.
     """
     try:
-        stages.train(VIDEO_NPRE, iters=True)
+        run_chain(stages, 'video_table5')
     except AssertionError as err:
         if 'Expected input type to be list' in str(err):
             pytest.xfail('issue 22, item 1: the video configs need '
                          "collate_fn=dict(type='pseudo_collate') to train "
                          'through tools/train.py')
         raise
-    ncf = stages.train(VIDEO_NCF, 'num_clusters=3', iters=True)
-    assert labels_of(ncf).max() < 3
-    stages.train('configs/video/linear-res5_r2plus1d-r34_8xb32-steplr-28e_'
-                 'kinetics400.py', 'model.backbone_checkpoint=' +
-                 last(VIDEO_NCF))
+    assert labels_of(osp.join(stages.root, work_dir(VIDEO_NCF))).max() < 3

@@ -6,8 +6,8 @@ expect: ``configs/`` (a link to cf_mm's) and ``data/`` with
   annotations of the SL-MLP configs (``meta/concept_*``);
 * ``tags``: mmpretrain's ``MultiLabelDataset`` (``images/``,
   ``meta/train.json``) with 1500 tag names;
-* ``places205``: ``train/<class>/`` and ``val/<class>/`` folders for all
-  205 classes of mmpretrain's ``Places205``, images in three of them;
+* ``places205``: Places205 as distributed (``images256/``,
+  ``trainvalsplit_places205/*.csv``), images of three classes;
 * ``ig-verb`` and ``kinetics400``: clips made by
   ``tools/make_synthetic_videos.py``, with their tag / class lists under
   the configs' names.
@@ -94,16 +94,25 @@ def _tags(root: str, fmnist_root: str) -> None:
 
 
 def _places(root: str, fmnist_root: str) -> None:
+    """Places205 as distributed: ``images256/<letter>/<class>/`` and the
+    split lists ``trainvalsplit_places205/{train,val}_places205.csv``;
+    images of three classes, one of them with a sub-folder."""
     from mmpretrain.datasets import Places205
     classes = Places205.METAINFO['classes']
-    images = iter(_images(fmnist_root, 9, offset=200))
-    for split, per_class in (('train', 2), ('val', 1)):
-        for k, name in enumerate(classes):
-            folder = osp.join(root, split, name)
-            os.makedirs(folder)
-            if k < 3:
-                for j in range(per_class):
-                    _write(osp.join(folder, f'{j}.jpg'), next(images))
+    chosen = [0, 1, classes.index('temple/east_asia')]
+    images = iter(_images(fmnist_root, 3 * len(chosen), offset=200))
+    lists = {'train': [], 'val': []}
+    for label in chosen:
+        name = classes[label]
+        for j, split in enumerate(('train', 'train', 'val')):
+            rel = f'{name[0]}/{name}/{j:08d}.jpg'
+            _write(osp.join(root, 'images256', rel), next(images))
+            lists[split].append(f'{rel} {label}')
+    folder = osp.join(root, 'trainvalsplit_places205')
+    os.makedirs(folder)
+    for split, rows in lists.items():
+        with open(osp.join(folder, f'{split}_places205.csv'), 'w') as f:
+            f.write('\n'.join(rows) + '\n')
 
 
 def _videos(data: str, fmnist_root: str, repo: str) -> None:
