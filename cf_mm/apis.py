@@ -8,8 +8,8 @@ addition: ``pin_memory`` follows the device (off without an accelerator,
 where torch would only warn that it cannot pin), and :func:`prepare_config`
 after mmpretrain's ``merge_args``: K set in one place
 (``--cfg-options num_clusters=50``), offline label files checked
-(``PseudoLabelCheckHook``) and, without a GPU, ``--launcher pytorch`` (``slurm``,
-``mpi``) on gloo (:func:`init_distributed`).
+(``PseudoLabelCheckHook``) and, without a GPU, ``--launcher pytorch``
+(``slurm``, ``mpi``) on gloo (:func:`init_distributed`).
 
 :func:`load_config` applies the same command-line logic (mmpretrain's
 ``merge_args``) from Python, so the demo and the tests drive the very code

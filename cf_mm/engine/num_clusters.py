@@ -218,10 +218,11 @@ def model_class_counts(model: nn.Module, label_sets: Sequence[LabelSetK],
     task_heads = getattr(head, 'task_heads', None)
     if task_heads is None:
         if multi_task:
+            tasks = [task for task, _ in label_sets]
             raise ValueError(
-                f'{who}the label sets are the tasks {[t for t, _ in label_sets]}, '
-                'so model.head must be a MultiTaskHead with those tasks, '
-                f'got {type(head).__name__}')
+                f'{who}the label sets are the tasks {tasks}, so model.'
+                f'{head_name} must be a MultiTaskHead with those tasks, got '
+                f'{type(head).__name__}')
         label_set = label_sets[0]
         preprocessor = getattr(model, 'data_preprocessor', None)
         return [(f'model.{head_name}.num_classes',
