@@ -97,7 +97,10 @@ def test_launcher_environment_without_gpu(monkeypatch, launcher, env,
     ``nccl`` becomes gloo; a timeout in seconds becomes a timedelta."""
     for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_PORT',
                 'MASTER_ADDR'):
-        monkeypatch.delenv(key, raising=False)
+        # setenv first: monkeypatch then restores what was there (or
+        # nothing) after the keys init_distributed writes.
+        monkeypatch.setenv(key, 'unset')
+        monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     calls = []
