@@ -5,11 +5,15 @@ checkpoint allow-list, the known-harmless warnings silenced) and then run
 mmpretrain's own tool, so every flag (``--auto-scale-lr``, ``--tta``,
 ``--out-item`` ...) means exactly what it means in mmpretrain. The one
 additions: ``pin_memory`` follows the device (off without an accelerator,
-where torch would only warn that it cannot pin); a training run locks its
-work dir (:func:`work_dir_lock`) before mmengine writes anything there, so
-a second run into a busy work dir stops at once, naming the first, without
-overwriting its config dump; a missing config (or ``--resume`` /
-checkpoint file) is one ``error:`` line, not a traceback.
+where torch would only warn that it cannot pin); :func:`prepare_config`
+after mmpretrain's ``merge_args``: K set in one place
+(``--cfg-options num_clusters=50``), offline label files checked
+(``PseudoLabelCheckHook``) and, without a GPU, ``--launcher pytorch``
+(``slurm``, ``mpi``) on gloo (:func:`init_distributed`); a training run
+locks its work dir (:func:`work_dir_lock`) before mmengine writes anything
+there, so a second run into a busy work dir stops at once, naming the
+first, without overwriting its config dump; a missing config (or
+``--resume`` / checkpoint file) is one ``error:`` line, not a traceback.
 
 :func:`load_config` applies the same command-line logic (mmpretrain's
 ``merge_args``) from Python, so the demo and the tests drive the very code
@@ -17,18 +21,30 @@ path of ``python tools/train.py``.
 """
 import argparse
 import contextlib
+import datetime
 import importlib.util
 import os
 import os.path as osp
+import subprocess
 import sys
 from types import ModuleType
 from typing import Dict, Optional
 
 import torch
+import torch.distributed as torch_dist
+import torch.multiprocessing as mp
 from mmengine.config import Config
+from mmengine.device import get_device
+from mmengine.dist import init_dist, is_distributed
+from mmengine.logging import print_log
+from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
+from torch.nn.parallel import DistributedDataParallel
 
 import cf_mm  # noqa: F401  (registers cf_mm components)
+from cf_mm.engine.num_clusters import (clusterfit_hooks,
+                                       pseudo_label_dataset_cfg,
+                                       set_num_clusters, type_name)
 from cf_mm.utils.lock import DirLock, LockHeldError
 
 _TOOLS: Dict[str, ModuleType] = {}
@@ -86,7 +102,8 @@ def mmpretrain_tool(name: str) -> ModuleType:
 
     Returns:
         ModuleType: The tool's module (``parse_args``, ``merge_args``,
-        ``main``).
+        ``main``; mmpretrain's own two also as ``original_parse_args`` and
+        ``original_merge_args``).
     """
     if name not in _TOOLS:
         import mmpretrain
@@ -101,6 +118,9 @@ def mmpretrain_tool(name: str) -> ModuleType:
             f'mmpretrain_tools_{name}', path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        # mmpretrain's own functions, before run_mmpretrain_tool wraps them
+        module.original_parse_args = module.parse_args
+        module.original_merge_args = module.merge_args
         _TOOLS[name] = module
     return _TOOLS[name]
 
@@ -127,9 +147,12 @@ def _stop(message: str) -> None:
 def run_mmpretrain_tool(name: str) -> None:
     """Run mmpretrain's ``tools/<name>.py`` on ``sys.argv``.
 
-    ``--no-pin-memory`` is implied where no accelerator exists; ``train``
-    holds :func:`work_dir_lock` from the moment its config is final (before
-    the Runner writes to the work dir) until it ends. A missing file or a
+    ``--no-pin-memory`` is implied where no accelerator exists; after
+    mmpretrain's ``merge_args`` the config goes through
+    :func:`prepare_config`, ``train`` holds :func:`work_dir_lock` from the
+    moment its config is final (before the Runner writes to the work dir)
+    until it ends, and with ``--launcher`` the process group is initialised
+    (:func:`init_distributed`: gloo without a GPU). A missing file or a
     busy work dir ends the tool with one ``error:`` line (status 2); errors
     during the run keep their traceback.
 
@@ -137,7 +160,8 @@ def run_mmpretrain_tool(name: str) -> None:
         name (str): ``'train'`` or ``'test'``.
     """
     tool = mmpretrain_tool(name)
-    parse_args, merge_args = tool.parse_args, tool.merge_args
+    parse_args = tool.original_parse_args
+    merge_args = tool.original_merge_args
 
     def parse_args_pinning_by_device() -> argparse.Namespace:
         args = parse_args()
@@ -150,23 +174,155 @@ def run_mmpretrain_tool(name: str) -> None:
 
     with contextlib.ExitStack() as held:
 
-        def merge_and_lock(cfg: Config, args: argparse.Namespace) -> Config:
-            cfg = merge_args(cfg, args)
+        def merge_and_prepare(cfg: Config,
+                              args: argparse.Namespace) -> Config:
+            cfg = prepare_config(merge_args(cfg, args), args.cfg_options,
+                                 name)
             if name == 'train':
                 try:
                     held.enter_context(work_dir_lock(cfg.work_dir))
                 except LockHeldError as err:
                     _stop(str(err))
+            init_distributed(cfg.launcher, dist_cfg(cfg))
             return cfg
 
         # The module is cached (load_config uses it): patched for this run
         # only.
         tool.parse_args = parse_args_pinning_by_device
-        tool.merge_args = merge_and_lock
+        tool.merge_args = merge_and_prepare
         try:
             tool.main()
         finally:
             tool.parse_args, tool.merge_args = parse_args, merge_args
+
+
+def gpu_available() -> bool:
+    """Whether mmengine would run on a GPU-like device (CUDA, NPU, MLU,
+    MUSA), whose process groups its ``init_dist`` sets up."""
+    return get_device() not in ('cpu', 'mps')
+
+
+def dist_cfg(cfg: Config) -> dict:
+    """``env_cfg.dist_cfg`` of a config (``{}`` when unset)."""
+    return dict((cfg.get('env_cfg') or {}).get('dist_cfg') or {})
+
+
+def init_distributed(launcher: str, dist_cfg: Optional[dict] = None) -> None:
+    """mmengine's ``init_dist``, or a gloo process group without a GPU.
+
+    mmengine 0.10.7 calls ``torch.cuda.set_device`` before creating any
+    process group, so ``--launcher pytorch`` dies on a machine without CUDA
+    whatever ``env_cfg.dist_cfg.backend`` says. Without a GPU this sets the
+    group up as mmengine would, minus the device: ``gloo`` (an ``nccl`` in
+    ``dist_cfg``, mmengine's default, becomes ``gloo``), the ranks from the
+    launcher's environment (torchrun's ``RANK``/``WORLD_SIZE``/
+    ``MASTER_ADDR``, Slurm's ``SLURM_*``, Open MPI's ``OMPI_COMM_WORLD_*``).
+    The Runner then finds the group initialised and keeps it.
+
+    Args:
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+        dist_cfg (dict, optional): ``env_cfg.dist_cfg`` (``backend``,
+            ``timeout`` in seconds, ``port`` for Slurm ...).
+    """
+    if launcher == 'none' or is_distributed():
+        return
+    dist_cfg = dict(dist_cfg or {})
+    if gpu_available():
+        init_dist(launcher, **dist_cfg)
+        return
+    backend = dist_cfg.pop('backend', 'gloo')
+    backend = 'gloo' if backend == 'nccl' else backend
+    init_backend = dist_cfg.pop('init_backend', 'torch')
+    if init_backend != 'torch':
+        raise ValueError(f'dist_cfg.init_backend={init_backend!r} needs a '
+                         "GPU; without one only 'torch' (gloo) works")
+    port = dist_cfg.pop('port', None)
+    if dist_cfg.get('timeout') is not None:
+        dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
+    if launcher == 'slurm':
+        _slurm_env(port)
+    elif launcher == 'mpi':
+        if 'MASTER_ADDR' not in os.environ:
+            raise KeyError('--launcher mpi: the environment variable '
+                           'MASTER_ADDR is not set')
+        os.environ.setdefault('MASTER_PORT', '29500')
+        os.environ['WORLD_SIZE'] = os.environ['OMPI_COMM_WORLD_SIZE']
+        os.environ['RANK'] = os.environ['OMPI_COMM_WORLD_RANK']
+        os.environ['LOCAL_RANK'] = os.environ['OMPI_COMM_WORLD_LOCAL_RANK']
+    elif launcher != 'pytorch':
+        raise ValueError(f'unknown launcher {launcher!r}: use none, '
+                         'pytorch, slurm or mpi')
+    if mp.get_start_method(allow_none=True) is None:
+        mp.set_start_method('spawn')  # as mmengine's init_dist
+    torch_dist.init_process_group(backend=backend, **dist_cfg)
+    print_log(f'no GPU: {backend} process group of '
+              f'{torch_dist.get_world_size()} processes ({launcher} '
+              'launcher)', logger='current')
+
+
+def _slurm_env(port: Optional[int]) -> None:
+    """The environment mmengine's Slurm launcher sets, without a GPU."""
+    node_list = os.environ['SLURM_NODELIST']
+    if port is not None:
+        os.environ['MASTER_PORT'] = str(port)
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        os.environ['MASTER_ADDR'] = subprocess.getoutput(
+            f'scontrol show hostname {node_list} | head -n1')
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+
+
+def prepare_config(cfg: Config, cfg_options: Optional[dict] = None,
+                   tool: str = 'train') -> Config:
+    """What cf_mm's tools do to a config after mmpretrain's ``merge_args``.
+
+    * ``num_clusters`` among the ``--cfg-options``: K is written into every
+      place the config keeps it (``ClusterFitHook``, head, data
+      preprocessors, ``PseudoLabelDataset``;
+      :func:`cf_mm.engine.num_clusters.set_num_clusters`), since a config
+      variable is resolved when the file is loaded and overriding it alone
+      would change nothing;
+    * training on a ``PseudoLabelDataset`` without ``ClusterFitHook`` (label
+      files): ``PseudoLabelCheckHook`` is added, which checks the labels'
+      K against the head and the data preprocessor before the first step;
+    * a ``--launcher`` without a GPU: the model is wrapped in
+      ``MMDistributedDataParallel`` without ``device_ids`` (mmengine passes
+      ``LOCAL_RANK`` as a CUDA device, which torch refuses for a CPU
+      module).
+
+    Args:
+        cfg (Config): The config after ``merge_args``.
+        cfg_options (dict, optional): The ``--cfg-options`` given.
+        tool (str): ``'train'`` or ``'test'``.
+
+    Returns:
+        Config: ``cfg``, changed in place.
+    """
+    if cfg_options and 'num_clusters' in cfg_options:
+        keys = set_num_clusters(cfg, cfg_options['num_clusters'])
+        print_log(f'num_clusters={cfg.num_clusters} set in {", ".join(keys)}',
+                  logger='current')
+    if tool == 'train' and pseudo_label_dataset_cfg(cfg) is not None and \
+            not clusterfit_hooks(cfg) and not any(
+                type_name(hook) == 'PseudoLabelCheckHook'
+                for hook in cfg.get('custom_hooks') or []):
+        # Scoped: video configs build their hooks in mmaction2's scope.
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='mmpretrain.PseudoLabelCheckHook')]
+    if cfg.get('launcher', 'none') != 'none' and not gpu_available():
+        wrapper = cfg.get('model_wrapper_cfg')
+        if wrapper is None:
+            cfg.model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel', broadcast_buffers=False,
+                find_unused_parameters=cfg.get('find_unused_parameters',
+                                               False), device_ids=None)
+        elif issubclass(MODEL_WRAPPERS.get(wrapper.get(
+                'type', 'MMDistributedDataParallel')),
+                DistributedDataParallel):
+            wrapper.setdefault('device_ids', None)
+    return cfg
 
 
 def load_config(config: str,
@@ -180,7 +336,8 @@ def load_config(config: str,
                 cfg_options: Optional[dict] = None,
                 launcher: str = 'none') -> Config:
     """Load a config and apply ``tools/train.py``'s flags (mmpretrain's
-    ``merge_args``), ``pin_memory`` following the device.
+    ``merge_args``, then :func:`prepare_config`), ``pin_memory`` following
+    the device.
 
     Args:
         config (str): Config file path.
@@ -212,7 +369,10 @@ def load_config(config: str,
         no_persistent_workers=no_persistent_workers,
         cfg_options=cfg_options,
         launcher=launcher)
-    cfg = mmpretrain_tool('train').merge_args(Config.fromfile(config), args)
+    cfg = prepare_config(
+        mmpretrain_tool('train').original_merge_args(Config.fromfile(config),
+                                                     args),
+        cfg_options)
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(field)
         if loader is not None and not loader.get('num_workers'):
@@ -224,9 +384,14 @@ def load_config(config: str,
 
 
 def train(cfg: Config) -> Runner:
-    """Build a Runner from ``cfg``, train, and return the runner; the work
-    dir is locked (:func:`work_dir_lock`) from before the Runner is built
-    until training ends."""
+    """Build a Runner from ``cfg``, train, and return the runner.
+
+    With ``cfg.launcher`` other than ``'none'`` the process group is
+    initialised first (:func:`init_distributed`: gloo without a GPU); the
+    work dir is locked (:func:`work_dir_lock`) from before the Runner is
+    built until training ends.
+    """
+    init_distributed(cfg.get('launcher', 'none'), dist_cfg(cfg))
     with work_dir_lock(cfg.work_dir):
         runner = Runner.from_cfg(cfg)
         runner.train()

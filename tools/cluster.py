@@ -43,13 +43,14 @@ import argparse
 import json
 import os
 import os.path as osp
-import shutil
 import sys
 import time
 from contextlib import contextmanager
 
 import numpy as np
+from mmengine.dist import collect_results, get_dist_info
 
+from cf_mm.apis import init_distributed
 from cf_mm.clustering import (KMeansResult, kmeans, load_labels,
                               save_cluster_result)
 from cf_mm.clustering.baselines import METHODS, check_class_labels, cluster
@@ -118,9 +119,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--precision', default='auto',
                         choices=['auto', 'fp32', 'tf32', 'bf16'],
                         help='GEMM precision of the torch backend')
-    parser.add_argument('--launcher', choices=['none', 'pytorch'],
+    parser.add_argument('--launcher',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none',
-                        help='pytorch: one process per rank (torchrun)')
+                        help='pytorch: one process per rank (torchrun); '
+                        'gloo without a GPU, as tools/train.py')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--quiet', action='store_true',
                         help='no per-iteration output')
@@ -310,34 +313,19 @@ def rank_slice(features, rank: int, world_size: int):
     return features[rank * num // world_size:(rank + 1) * num // world_size]
 
 
-def init_distributed():
-    import torch
-    import torch.distributed as dist
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-        dist.init_process_group('nccl')
-    else:
-        dist.init_process_group('gloo')
-    return dist.get_rank(), dist.get_world_size()
+def gather_labels(out_dir: str, labels: np.ndarray, world_size: int):
+    """Every rank's labels (contiguous shards, in rank order) concatenated on
+    rank 0, None on the others.
 
-
-def gather_labels(out_dir: str, labels: np.ndarray, rank: int,
-                  world_size: int):
-    """Concatenate every rank's labels on rank 0 (through files)."""
-    import torch.distributed as dist
-    parts = osp.join(out_dir, '.label_parts')
-    os.makedirs(parts, exist_ok=True)
-    np.save(osp.join(parts, f'rank{rank:05d}.npy'), labels)
-    dist.barrier()
-    merged = None
-    if rank == 0:
-        merged = np.concatenate([
-            np.load(osp.join(parts, f'rank{r:05d}.npy'))
-            for r in range(world_size)])
-    dist.barrier()
-    if rank == 0:
-        shutil.rmtree(parts, ignore_errors=True)
-    return merged
+    mmengine's ``collect_results`` in its file mode (each rank pickles its
+    part into a folder of ``out_dir``, which every rank sees, and rank 0
+    reads them): at 1B images rank 0 alone holds all labels, where an
+    all-gather would put them on every rank.
+    """
+    parts = collect_results([labels.astype(np.int32)], world_size,
+                            device='cpu',
+                            tmpdir=osp.join(out_dir, '.label_parts'))
+    return None if parts is None else np.concatenate(parts).astype(np.int64)
 
 
 def default_out_dir(args: argparse.Namespace) -> str:
@@ -377,7 +365,9 @@ def main(argv=None) -> int:
         if not distributed:
             with DirLock(out_dir, 'tools/cluster.py output'):
                 return run(args, features, out_dir, 0, 1)
-        rank, world_size = init_distributed()
+        # mmengine's init_dist (gloo without a GPU), as tools/train.py
+        init_distributed(args.launcher)
+        rank, world_size = get_dist_info()
         try:
             return run(args, features, out_dir, rank, world_size)
         finally:
@@ -454,7 +444,7 @@ def run_one(args: argparse.Namespace, features, labels, num_clusters,
             chunk_size=args.chunk_size)
     k = len(result.centroids)
     if distributed:
-        gathered = gather_labels(out_dir, result.labels, rank, world_size)
+        gathered = gather_labels(out_dir, result.labels, world_size)
         if rank != 0:
             return
         result = KMeansResult(

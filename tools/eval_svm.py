@@ -27,7 +27,8 @@ import numpy as np
 
 from cf_mm.evaluation.inputs import (add_input_args, as_multilabel, finish,
                                      init_tool_logger, load_inputs, record)
-from cf_mm.evaluation.svm import VOC07_COSTS, low_shot_svm_map, svm_map
+from cf_mm.evaluation.svm import (VOC07_COSTS, ConvergenceTally,
+                                  low_shot_svm_map, svm_map)
 from cf_mm.utils.cli import (int_at_least, positive_float_list, positive_int,
                              positive_int_list, run_main)
 
@@ -63,27 +64,36 @@ def main() -> None:
     train_targets = as_multilabel(train_labels, num_classes)
     test_targets = as_multilabel(test_labels, num_classes)
     records = []
+    # sklearn warns once per LinearSVC fit that stops at --max-iter: counted
+    # over the whole run instead, and said once at its end.
+    tally = ConvergenceTally()
     for layer in train_feats:
         logger.info('SVMs on %s (%d x %d train features, %d classes)', layer,
                     *train_feats[layer].shape, train_targets.shape[1])
         result = svm_map(train_feats[layer], train_targets, test_feats[layer],
                          test_targets, costs=costs, cv_folds=args.cv_folds,
                          difficult_in_train=args.difficult_in_train,
-                         max_iter=args.max_iter, seed=args.seed)
+                         max_iter=args.max_iter, seed=args.seed,
+                         tally=tally)
         records.append(
             record(args, layer, 'mAP', result['mAP'], ap=result['ap'],
-                   cost=result['cost']))
+                   cost=result['cost'],
+                   not_converged={f'{c:g}': n for c, n in
+                                  result['not_converged'].items()}))
         if args.low_shot_k:
             k_values = args.low_shot_k
             low_shot = low_shot_svm_map(
                 train_feats[layer], train_targets, test_feats[layer],
                 test_targets, k_values=k_values,
                 num_samples=args.low_shot_samples, costs=costs,
-                max_iter=args.max_iter, seed=args.seed)
+                max_iter=args.max_iter, seed=args.seed, tally=tally)
             for k, res in low_shot.items():
                 records.append(
                     record(args, layer, f'mAP_k{k}', res['mAP'],
                            std=res['std'], samples=res['samples']))
+    summary = tally.summary(args.max_iter)
+    if summary:
+        logger.warning(summary)
     finish(args, records, 'eval_svm')
 
 

@@ -33,8 +33,10 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.dist import get_dist_info, init_dist, is_main_process
+from mmengine.dist import get_dist_info, is_main_process
 from mmengine.registry import init_default_scope
+
+from cf_mm.apis import init_distributed
 from cf_mm.features.extract import (build_extraction_dataset,
                                     build_extraction_model, check_model_input,
                                     extract_to_store, list_layers,
@@ -44,6 +46,7 @@ from cf_mm.utils.atomic import atomic_save_json
 from cf_mm.utils.cli import int_at_least, positive_int, run_main
 from cf_mm.utils.fingerprint import (FINGERPRINT_MODES, dataset_fingerprint,
                                      file_sha256, jsonable)
+from cf_mm.utils.checkpoint import resolve_checkpoint
 from cf_mm.utils.lock import DirLock
 
 
@@ -101,8 +104,8 @@ def source_identity(args, dataset) -> dict:
 
 def main() -> None:
     args = parse_args()
-    if args.launcher != 'none':
-        init_dist(args.launcher)
+    # mmengine's init_dist, gloo without a GPU (as tools/train.py)
+    init_distributed(args.launcher)
     data_cfg = Config.fromfile(args.data_config or args.config)
     if args.cfg_options:
         data_cfg.merge_from_dict(args.cfg_options)
@@ -134,7 +137,7 @@ def main() -> None:
     if is_main_process():
         meta = dict(
             config=osp.abspath(args.config),
-            checkpoint=osp.abspath(args.checkpoint),
+            checkpoint=osp.abspath(resolve_checkpoint(args.checkpoint)),
             split=args.split,
             layers={k: dict(num_samples=s.num_samples, dim=s.dim)
                     for k, s in stores.items()},

@@ -342,3 +342,23 @@ def load_labels(path: str, verify: bool = True) -> np.ndarray:
         raise ValueError(f'{path} holds label {int(labels.max())} >= '
                          f'K={num_clusters} of {summary_file}')
     return labels.astype(np.int64, copy=False)
+
+
+def saved_num_clusters(path: str) -> Optional[int]:
+    """K of a label file, from the ``summary.json`` beside it (None when
+    there is none, e.g. a hand-made ``labels.npy``): clusters may be empty,
+    so K can exceed ``labels.max() + 1``.
+
+    Args:
+        path (str): ``labels.npy`` or the directory holding it.
+    """
+    folder = path if osp.isdir(path) else osp.dirname(path)
+    summary_file = osp.join(folder, SUMMARY_FILE)
+    if not osp.isfile(summary_file):
+        return None
+    try:
+        with open(summary_file) as f:
+            num_clusters = json.load(f).get('num_clusters')
+    except (ValueError, AttributeError) as err:
+        raise ValueError(f'corrupt summary {summary_file}: {err}') from err
+    return None if num_clusters is None else int(num_clusters)

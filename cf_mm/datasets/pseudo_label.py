@@ -14,6 +14,8 @@ from cf_mm.clustering import load_labels
 from cf_mm.utils.fingerprint import dataset_fingerprint  # noqa: F401
 from cf_mm.utils.fingerprint import labels_sha256
 from cf_mm.utils.saved_labels import check_label_source
+from cf_mm.clustering.results import saved_num_clusters
+from cf_mm.utils.fingerprint import file_identity
 
 UNSET = -1
 
@@ -76,6 +78,10 @@ class PseudoLabelDataset:
         self._label_sha256: List[Optional[str]] = [None] * len(
             self.task_names)
         self.check_source = check_source
+        #: Where each task's labels came from (a label file, the hook's
+        #: labels.npy), for messages; None until set.
+        self.label_sources: List[Optional[str]] = [None] * len(
+            self.task_names)
         if label_files is not None:
             self._load_label_files(label_files)
 
@@ -96,7 +102,19 @@ class PseudoLabelDataset:
                 if warning:
                     print_log(warning, logger='current',
                               level=logging.WARNING)
-            self.set_labels(load_labels(path), task, source=path)
+            idx = self._task_index(task)
+            saved_k = saved_num_clusters(path)
+            given_k = self._num_clusters[idx]
+            if saved_k is not None and given_k is not None and \
+                    saved_k != given_k:
+                raise ValueError(
+                    f'PseudoLabelDataset: the labels in {path} were '
+                    f'clustered with K={saved_k} (its summary.json), but '
+                    f'num_clusters={given_k}; set num_clusters to {saved_k} '
+                    f'(and the head to {saved_k} classes), or give labels '
+                    f'clustered with K={given_k}')
+            self.set_labels(load_labels(path), task, source=path,
+                            num_clusters=saved_k)
 
     def _task_index(self, task: Optional[str]) -> int:
         if task is None:
@@ -145,7 +163,12 @@ class PseudoLabelDataset:
                              f'num_clusters={k}')
         self._labels[idx] = labels
         self._label_sha256[idx] = labels_sha256(labels)
+        self.label_sources[idx] = source
         self._num_clusters[idx] = int(labels.max()) + 1 if k is None else k
+
+    def num_clusters_of(self, task: Optional[str] = None) -> Optional[int]:
+        """K of one task's label set (None until labels or K are set)."""
+        return self._num_clusters[self._task_index(task)]
 
     def get_labels(self, task: Optional[str] = None) -> np.ndarray:
         """Return a copy of the pseudo-labels of one task."""

@@ -2,7 +2,7 @@
 dataset, the restart of the train dataloader once labels are set, and the
 logging of label statistics."""
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import Sequence
 
 import numpy as np
 from mmengine.dataset import InfiniteSampler
@@ -13,66 +13,30 @@ from mmpretrain.utils import get_ori_model
 
 from cf_mm.clustering.label_sets import LabelSet
 from cf_mm.clustering.results import label_statistics, read_summary
+from .num_clusters import check_num_clusters as check_k_against_model
 
 
-def check_hook_args(method: str, pretrained_config: str,
-                    pretrained_checkpoint: str, num_full_iters: int) -> None:
-    """The ``ClusterFitHook`` arguments that can be checked at build time."""
+def check_hook_args(method: str, num_full_iters: int) -> None:
+    """The ``ClusterFitHook`` arguments that can be checked at build time
+    (N_pre's files are read when training starts: testing or validating an
+    N_cf config builds the hook too, and needs no N_pre)."""
     from cf_mm.clustering.baselines import METHODS
     if method not in METHODS:
         raise ValueError(f'ClusterFitHook: unknown method {method!r}; use '
                          f'one of {METHODS}')
-    for name, path in (('pretrained_config', pretrained_config),
-                       ('pretrained_checkpoint', pretrained_checkpoint)):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'ClusterFitHook: {name} not found: '
-                                    f'{path}')
     if int(num_full_iters) < 0:
         raise ValueError('ClusterFitHook: num_full_iters must be >= 0, got '
                          f'{num_full_iters}')
 
 
-def model_class_counts(model, label_sets: Sequence[LabelSet],
-                       multi_k: bool) -> List[Tuple[str, Optional[int], int]]:
-    """``(config key, num_classes, K)`` of the parts of N_cf that must equal
-    K: the head (each task's head of a ``MultiTaskHead``) and, for a single
-    task, the data preprocessor.
-
-    Args:
-        model: The (possibly wrapped) model being trained.
-        label_sets (Sequence[LabelSet]): The label sets made for it.
-        multi_k (bool): Whether ``num_clusters`` was a list (one task per
-            K).
-    """
-    model = get_ori_model(model)
-    head = getattr(model, 'head', None)
-    task_heads = getattr(head, 'task_heads', None)
-    if task_heads is None:
-        if multi_k:
-            ks = [s.num_clusters for s in label_sets]
-            raise ValueError(
-                f'ClusterFitHook: num_clusters={ks} makes one task per K '
-                f'({[s.task_name for s in label_sets]}), so model.head must '
-                'be a MultiTaskHead with those tasks, got '
-                f'{type(head).__name__}')
-        k = label_sets[0].num_clusters
-        preprocessor = getattr(model, 'data_preprocessor', None)
-        return [('model.head.num_classes',
-                 getattr(head, 'num_classes', None), k),
-                ('data_preprocessor.num_classes',
-                 getattr(preprocessor, 'num_classes', None), k)]
-    counts = []
-    for label_set in label_sets:
-        task = label_set.task_name
-        if task not in task_heads:
-            raise ValueError(
-                f'ClusterFitHook: task_name={task!r} is not a task of '
-                f'model.head ({type(head).__name__} with tasks '
-                f'{list(task_heads)})')
-        counts.append((f'model.head.task_heads.{task}.num_classes',
-                       getattr(task_heads[task], 'num_classes', None),
-                       label_set.num_clusters))
-    return counts
+def check_pretrained_files(pretrained_config: str,
+                           pretrained_checkpoint: str) -> None:
+    """N_pre's config and checkpoint (or ``last_checkpoint``) exist."""
+    for name, path in (('pretrained_config', pretrained_config),
+                       ('pretrained_checkpoint', pretrained_checkpoint)):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'ClusterFitHook: {name} not found: '
+                                    f'{path}')
 
 
 def check_num_clusters(model, dataset, label_sets: Sequence[LabelSet],
@@ -96,17 +60,14 @@ def check_num_clusters(model, dataset, label_sets: Sequence[LabelSet],
     for label_set in label_sets:
         if label_set.task_name is not None:
             dataset._task_index(label_set.task_name)  # raises if unknown
-        if label_set.num_clusters > len(dataset):
-            raise ValueError(
-                f'ClusterFitHook: num_clusters={label_set.num_clusters} is '
-                f'larger than the train dataset ({len(dataset)} samples); '
-                'k-means needs at least one sample per cluster')
-    for name, value, k in model_class_counts(model, label_sets, multi_k):
-        if value is not None and int(value) != k:
-            raise ValueError(
-                f'ClusterFitHook: num_clusters={k} but {name}={value} in the '
-                f'training config; they must be equal (set {name} to {k}, or '
-                f'num_clusters to {value})')
+    # The K-against-model check shared with PseudoLabelCheckHook.
+    check_k_against_model(
+        get_ori_model(model), [(s.task_name, s.num_clusters)
+                               for s in label_sets], len(dataset),
+        multi_task=multi_k,
+        describe=lambda ls: f'ClusterFitHook: num_clusters={ls[1]}',
+        other_k=lambda ls, value: f'num_clusters to {value}',
+        who='ClusterFitHook: ')
 
 
 def dataset_class_labels(dataset, method: str):

@@ -442,6 +442,21 @@ def _inputs_from_model(args, splits, layers) -> Dict[str, SplitInputs]:
     from cf_mm.features.extract import (build_extraction_dataset,
                                         build_extraction_model)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    # Every split's data and labels first: a missing dataloader, a bad data
+    # config or an unlabelled split stops the tool before any extraction.
+    views, labels = {}, {}
+    for split in splits:
+        path = (getattr(args, f'{split}_data_config') or args.data_config
+                or args.config)
+        data_cfg = Config.fromfile(path)
+        if args.cfg_options:
+            data_cfg.merge_from_dict(args.cfg_options)
+        init_default_scope(data_cfg.get('default_scope', 'mmpretrain'))
+        dataloader = getattr(args, f'{split}_split')
+        views[split] = build_extraction_dataset(data_cfg, dataloader)
+        labels[split] = dataset_labels(views[split].dataset)
+        print_log(f'{split} split: {dataloader}_dataloader of {path}',
+                  logger='current')
     set_random_seed(args.seed)
     model = build_extraction_model(args.config, args.checkpoint, device)
     if args.checkpoint is None:
@@ -451,22 +466,12 @@ def _inputs_from_model(args, splits, layers) -> Dict[str, SplitInputs]:
                   f'{args.seed})', logger='current')
     model.eval()
     out = {}
-    for split in splits:
-        path = (getattr(args, f'{split}_data_config') or args.data_config
-                or args.config)
-        data_cfg = Config.fromfile(path)
-        if args.cfg_options:
-            data_cfg.merge_from_dict(args.cfg_options)
-        init_default_scope(data_cfg.get('default_scope', 'mmpretrain'))
-        dataloader = getattr(args, f'{split}_split')
-        view = build_extraction_dataset(data_cfg, dataloader)
-        print_log(f'{split} split: {dataloader}_dataloader of {path}',
-                  logger='current')
+    for split, view in views.items():
         feats = extract_view_features(model, view, layers, args.batch_size,
                                       args.num_workers, args.pooling,
                                       args.target_dims, l2_normalize=False)
         classes = view.dataset.metainfo.get('classes')
-        out[split] = SplitInputs(feats, dataset_labels(view.dataset),
+        out[split] = SplitInputs(feats, labels[split],
                                  tuple(classes) if classes else None)
     if args.save_features:
         save_features(out, args.save_features)

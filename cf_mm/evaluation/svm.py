@@ -27,9 +27,12 @@ the cost is chosen on the test set); ``cost_selection=<float>`` uses one fixed
 cost instead.
 """
 import logging
-from typing import Dict, List, Optional, Sequence, Union
+import warnings
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.svm import LinearSVC
 
@@ -117,6 +120,49 @@ def _train_targets(targets: np.ndarray, difficult_in_train: str):
     return mask, np.where(targets == 1, 1, -1)
 
 
+class ConvergenceTally:
+    """Counts LinearSVC fits that stopped at ``max_iter``, per cost.
+
+    sklearn warns once per such fit (a VOC07 run of 20 classes x 26 costs x
+    4 fits can print hundreds of ``ConvergenceWarning`` lines); the
+    benchmark functions count them here instead and :meth:`summary` says it
+    in one line. Other warnings pass through unchanged.
+    """
+
+    def __init__(self):
+        self.fits = 0
+        self.not_converged: Dict[float, int] = {}
+
+    @contextmanager
+    def count(self, cost: float, fits: int = 1) -> Iterator[None]:
+        """Count the ``fits`` LinearSVC fits with cost ``cost`` run inside,
+        and those of them that did not converge."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', ConvergenceWarning)
+            yield
+        self.fits += fits
+        for warning in caught:
+            if issubclass(warning.category, ConvergenceWarning):
+                self.not_converged[cost] = self.not_converged.get(cost,
+                                                                  0) + 1
+            else:
+                warnings.warn_explicit(warning.message, warning.category,
+                                       warning.filename, warning.lineno)
+
+    def summary(self, max_iter: int) -> Optional[str]:
+        """One line: how many fits stopped at ``max_iter``, at which costs
+        (with counts); None when every fit converged."""
+        total = sum(self.not_converged.values())
+        if not total:
+            return None
+        costs = ', '.join(f'C={cost:g} ({num})' for cost, num in sorted(
+            self.not_converged.items(), key=lambda item: -item[0]))
+        return (f'{total} of {self.fits} LinearSVC fits stopped at '
+                f'max_iter={max_iter} before converging (sklearn '
+                f'ConvergenceWarning), at {costs}; raise max_iter '
+                '(--max-iter) to let them converge')
+
+
 def make_svm(cost: float, max_iter: int = 2000, seed: int = 0) -> LinearSVC:
     """The LinearSVC of the VOC07 benchmark with cost ``cost``."""
     return LinearSVC(
@@ -156,7 +202,9 @@ def svm_map(train_feats: np.ndarray,
             cv_folds: int = 3,
             difficult_in_train: str = 'negative',
             max_iter: int = 2000,
-            seed: int = 0) -> Dict[str, Union[float, list]]:
+            seed: int = 0,
+            tally: Optional[ConvergenceTally] = None
+            ) -> Dict[str, Union[float, list]]:
     """Train per-class SVMs with cross-validated costs; test mAP.
 
     Args:
@@ -171,11 +219,16 @@ def svm_map(train_feats: np.ndarray,
         difficult_in_train (str): ``'negative'`` (benchmark) or ``'ignore'``.
         max_iter (int): LinearSVC iterations.
         seed (int): Seed of LinearSVC's coordinate descent.
+        tally (ConvergenceTally, optional): Counts the fits that did not
+            converge (several calls can share one); None: a tally of this
+            call, summarised in one warning line at its end.
 
     Returns:
         dict: ``mAP`` (percent, mean over classes with a test positive),
         ``ap`` per class (percent, NaN without a positive), ``cost`` chosen
-        per class and ``cv_ap`` (classes x costs, fraction).
+        per class, ``cv_ap`` (classes x costs, fraction) and
+        ``not_converged`` (cost -> fits that stopped at ``max_iter``, in
+        this call).
     """
     train_feats, train_targets = _check_pair(train_feats, train_targets,
                                              'train')
@@ -191,6 +244,7 @@ def svm_map(train_feats: np.ndarray,
     num_classes = train_targets.shape[1]
     cv_ap = np.full((num_classes, len(costs)), np.nan)
     chosen, aps = [], []
+    own = ConvergenceTally()
     for cls in range(num_classes):
         x, y = train_x[masks[:, cls]], labels[masks[:, cls], cls]
         if (y == 1).sum() == 0 or (y == -1).sum() == 0:
@@ -199,24 +253,41 @@ def svm_map(train_feats: np.ndarray,
         if len(costs) > 1:
             folds = StratifiedKFold(cv_folds, shuffle=False)
             for j, cost in enumerate(costs):
-                cv_ap[cls, j] = cross_val_score(
-                    make_svm(cost, max_iter, seed), x, y, cv=folds,
-                    scoring='average_precision').mean()
+                with own.count(cost, fits=cv_folds):
+                    cv_ap[cls, j] = cross_val_score(
+                        make_svm(cost, max_iter, seed), x, y, cv=folds,
+                        scoring='average_precision').mean()
             best = costs[int(np.nanargmax(cv_ap[cls]))]
         else:
             best = costs[0]
-        svm = make_svm(best, max_iter, seed).fit(x, y)
+        with own.count(best):
+            svm = make_svm(best, max_iter, seed).fit(x, y)
         aps.append(voc_ap(svm.decision_function(test_x), test_targets[:,
                                                                       cls]))
         chosen.append(float(best))
         logger.info('SVM class %d/%d: cost %g, test AP %.4f', cls + 1,
                     num_classes, best, aps[-1])
     aps = np.asarray(aps) * 100
+    _merge_tally(own, tally, max_iter)
     return dict(
         mAP=float(np.nanmean(aps)),
         ap=aps.tolist(),
         cost=chosen,
-        cv_ap=cv_ap.tolist())
+        cv_ap=cv_ap.tolist(),
+        not_converged=dict(own.not_converged))
+
+
+def _merge_tally(own: ConvergenceTally, shared: Optional[ConvergenceTally],
+                 max_iter: int) -> None:
+    """Add a call's counts to the caller's tally, or log them."""
+    if shared is None:
+        summary = own.summary(max_iter)
+        if summary:
+            logger.warning(summary)
+        return
+    shared.fits += own.fits
+    for cost, num in own.not_converged.items():
+        shared.not_converged[cost] = shared.not_converged.get(cost, 0) + num
 
 
 def sample_low_shot_targets(targets: np.ndarray, k: int,
@@ -254,7 +325,9 @@ def low_shot_svm_map(train_feats: np.ndarray,
                      costs: Sequence[float] = VOC07_COSTS,
                      cost_selection: Union[str, float] = 'best-test',
                      max_iter: int = 2000,
-                     seed: int = 0) -> Dict[int, Dict[str, float]]:
+                     seed: int = 0,
+                     tally: Optional[ConvergenceTally] = None
+                     ) -> Dict[int, Dict[str, float]]:
     """Low-shot VOC07 SVM mAP, mean and std over independent samples.
 
     Args:
@@ -267,6 +340,7 @@ def low_shot_svm_map(train_feats: np.ndarray,
             sample, the cost with the best test mAP) or a fixed cost.
         max_iter (int): LinearSVC iterations.
         seed (int): Seed of the sampling (and of LinearSVC).
+        tally (ConvergenceTally, optional): See :func:`svm_map`.
 
     Returns:
         dict: k -> ``{'mAP': mean, 'std': std, 'samples': [mAP per sample],
@@ -286,6 +360,7 @@ def low_shot_svm_map(train_feats: np.ndarray,
     test_x = l2_normalize(test_feats).astype(np.float64)
     rng = np.random.default_rng(seed)
     results = {}
+    own = ConvergenceTally()
     for k in k_values:
         sample_maps, sample_costs = [], []
         for sample in range(num_samples):
@@ -296,8 +371,9 @@ def low_shot_svm_map(train_feats: np.ndarray,
                 for cls in range(low_shot.shape[1]):
                     keep = low_shot[:, cls] != -1
                     y = np.where(low_shot[keep, cls] == 1, 1, -1)
-                    svm = make_svm(cost, max_iter, seed).fit(
-                        train_x[keep], y)
+                    with own.count(cost):
+                        svm = make_svm(cost, max_iter, seed).fit(
+                            train_x[keep], y)
                     aps.append(
                         voc_ap(svm.decision_function(test_x),
                                test_targets[:, cls]))
@@ -312,4 +388,5 @@ def low_shot_svm_map(train_feats: np.ndarray,
             std=float(np.std(sample_maps)),
             samples=sample_maps,
             cost=sample_costs)
+    _merge_tally(own, tally, max_iter)
     return results

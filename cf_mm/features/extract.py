@@ -14,7 +14,8 @@ its own; no process gathers every feature into memory.
 import os.path as osp
 import pickle
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
+                    Sequence, Tuple, Union)
 
 import numpy as np
 import torch
@@ -28,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..prefetch import prefetch_in_thread
 from ..utils.dist import on_rank0
+from ..utils.checkpoint import resolve_checkpoint
 from .store import (FeatureStore, FeatureStoreWriter, clear_store,
                     store_lock, write_manifest)
 
@@ -150,21 +152,49 @@ class LayerFeatureExtractor:
         return {name: outputs[name] for name in self.layers}
 
 
-def is_video_model(model: nn.Module) -> bool:
-    """Whether ``model``'s batches carry a clip axis, ``(B, V, ...)``.
+class ModelKind(NamedTuple):
+    """A kind of model whose features are extracted differently.
 
-    mmaction2's ``ActionDataPreprocessor`` (the only one declaring a
-    ``format_shape``) always gives its recognizers such batches.
+    Attributes:
+        name (str): For messages, e.g. ``'video'``.
+        matches (Callable): ``matches(model) -> bool``.
+        extractor (type): A :class:`LayerFeatureExtractor` subclass,
+            ``extractor(model, layers, l2_normalize)``.
+        check_input (Callable): ``check_input(model, dataset, pipeline,
+            setting)``, as :func:`check_model_input`.
     """
-    preprocessor = getattr(model, 'data_preprocessor', None)
-    return getattr(preprocessor, 'format_shape', None) is not None
+    name: str
+    matches: Callable[[nn.Module], bool]
+    extractor: type
+    check_input: Callable[..., None]
+
+
+# Other kinds than images, registered by the modules that implement them
+# (cf_mm.features.video, imported with cf_mm.features): they depend on this
+# module, never the other way round.
+MODEL_KINDS: List[ModelKind] = []
+
+
+def register_model_kind(kind: ModelKind) -> None:
+    """Make :func:`make_extractor` and :func:`check_model_input` use
+    ``kind.extractor`` / ``kind.check_input`` for models it matches."""
+    if all(k.name != kind.name for k in MODEL_KINDS):
+        MODEL_KINDS.append(kind)
+
+
+def model_kind(model: nn.Module) -> Optional[ModelKind]:
+    """The registered kind ``model`` belongs to; None for image models."""
+    for kind in MODEL_KINDS:
+        if kind.matches(model):
+            return kind
+    return None
 
 
 def make_extractor(model: nn.Module, layers: Sequence[str] = ('res5', ),
                    l2_normalize: bool = True) -> LayerFeatureExtractor:
-    """The feature extractor for ``model``: per image, or for video models
-    (:func:`is_video_model`) averaged over each video's clips
-    (:class:`cf_mm.features.video.ClipAveragingExtractor`).
+    """The feature extractor for ``model``: per image, or that of its
+    registered :class:`ModelKind` (video models: averaged over each video's
+    clips, :class:`cf_mm.features.video.ClipAveragingExtractor`).
 
     Args:
         model (nn.Module): The model.
@@ -175,10 +205,9 @@ def make_extractor(model: nn.Module, layers: Sequence[str] = ('res5', ),
         LayerFeatureExtractor: A callable from a collated batch to
         ``{layer: (B, C) tensor}``.
     """
-    if is_video_model(model):
-        from .video import ClipAveragingExtractor
-        return ClipAveragingExtractor(model, layers, l2_normalize)
-    return LayerFeatureExtractor(model, layers, l2_normalize)
+    kind = model_kind(model)
+    extractor = kind.extractor if kind is not None else LayerFeatureExtractor
+    return extractor(model, layers, l2_normalize)
 
 
 class ContiguousShardSampler(Sampler):
@@ -517,7 +546,8 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
             ``model`` field and, optionally, a top-level
             ``data_preprocessor``.
         checkpoint (str, optional): Checkpoint to load (mmengine format,
-            ``state_dict`` inside); ``None`` keeps the initial weights.
+            ``state_dict`` inside), or a run's ``last_checkpoint`` file;
+            ``None`` keeps the initial weights.
         device (str | torch.device): Where to put the model.
 
     Returns:
@@ -538,6 +568,7 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
     model = get_model(Config(dict(model=resolved_model_config(config))),
                       pretrained=False)
     if checkpoint is not None:
+        checkpoint = resolve_checkpoint(checkpoint)
         check_checkpoint_file(checkpoint)
         try:
             load_checkpoint(model, checkpoint, map_location='cpu',
@@ -699,9 +730,9 @@ def check_model_input(model: nn.Module, dataset: Dataset, pipeline: str,
         pipeline (str): Where that pipeline came from, for the message.
         setting (str): What the user sets to fix it, for the message.
     """
-    if is_video_model(model):
-        from .video import check_video_model_input
-        return check_video_model_input(model, dataset, pipeline, setting)
+    kind = model_kind(model)
+    if kind is not None:
+        return kind.check_input(model, dataset, pipeline, setting)
     fix = (f'Set {setting} to a deterministic pipeline that gives the model '
            "its input (channels, size), e.g. its own config's test pipeline")
     try:
@@ -764,7 +795,7 @@ def build_extraction_dataset(data_cfg, split: str = 'train',
     data_cfg = as_config(data_cfg)
     key = f'{split}_dataloader'
     if data_cfg.get(key) is None:
-        raise KeyError(
+        raise ValueError(
             f'{data_cfg.filename or "the data config"} has no `{key}` (it '
             f'is missing or None); pass a config that has one with '
             f'--data-config (see the README, "your own image folder")')

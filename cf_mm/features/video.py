@@ -10,12 +10,15 @@ crops); :class:`ClipAveragingExtractor` runs the backbone on the ``B * V``
 clips, pools each clip's layer output over ``(T, H, W)``, averages the ``V``
 clip features of each video and L2-normalises the average.
 
-It is chosen by :func:`cf_mm.features.extract.make_extractor` for models
-whose data preprocessor declares a ``format_shape`` (mmaction2's
-``ActionDataPreprocessor``: its batches always carry the view axis), so
-``extract_to_store``, ``ClusterFitHook`` and the tools need no video branch.
+This module registers the video :class:`~cf_mm.features.extract.ModelKind`
+(models whose data preprocessor declares a ``format_shape``: mmaction2's
+``ActionDataPreprocessor``, whose batches always carry the view axis), so
+:func:`cf_mm.features.extract.make_extractor` and ``check_model_input``
+choose its extractor and input check, and ``extract_to_store``,
+``ClusterFitHook`` and the tools need no video branch. It depends on the
+image extractor, not the other way round; ``cf_mm.features`` imports it.
 
-Torch only; no mm* import.
+Torch and mmengine only; no mmaction2 import.
 """
 from typing import Dict, Sequence
 
@@ -24,7 +27,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dataset import default_collate
 
-from .extract import LayerFeatureExtractor
+from .extract import LayerFeatureExtractor, ModelKind, register_model_kind
+
+
+def is_video_model(model: nn.Module) -> bool:
+    """Whether ``model``'s batches carry a clip axis, ``(B, V, ...)``.
+
+    mmaction2's ``ActionDataPreprocessor`` (the only one declaring a
+    ``format_shape``) always gives its recognizers such batches.
+    """
+    preprocessor = getattr(model, 'data_preprocessor', None)
+    return getattr(preprocessor, 'format_shape', None) is not None
 
 
 def average_clip_features(clip_feats: torch.Tensor, num_views: int,
@@ -154,3 +167,6 @@ def check_video_model_input(model: nn.Module, dataset, pipeline: str,
             f'{type(err).__name__}: {str(err).splitlines()[0]}. {fix}'
         ) from err
 
+
+register_model_kind(ModelKind('video', is_video_model, ClipAveragingExtractor,
+                              check_video_model_input))

@@ -41,7 +41,7 @@ custom_hooks = [
         task_name='jigsaw',
         num_clusters=num_clusters,
         pretrained_config='configs/jigsaw/jigsaw_resnet50_8xb32-steplr-105e_in1k.py',
-        pretrained_checkpoint='work_dirs/jigsaw_resnet50_8xb32-steplr-105e_in1k/epoch_105.pth'),
+        pretrained_checkpoint='work_dirs/jigsaw_resnet50_8xb32-steplr-105e_in1k/last_checkpoint'),
     dict(
         _base_.clusterfit_hook,
         task_name='rotnet',

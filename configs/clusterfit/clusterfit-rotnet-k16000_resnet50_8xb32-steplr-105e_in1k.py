@@ -10,7 +10,9 @@ custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
 
 num_clusters = 16000
 pretrained_config = 'configs/rotnet/rotnet_resnet50_8xb32-steplr-105e_in1k.py'
-pretrained_checkpoint = 'work_dirs/rotnet_resnet50_8xb32-steplr-105e_in1k/epoch_105.pth'
+# N_pre's run ends at epoch_105.pth; its last_checkpoint names that file
+# (or the latest checkpoint of a shortened run).
+pretrained_checkpoint = 'work_dirs/rotnet_resnet50_8xb32-steplr-105e_in1k/last_checkpoint'
 
 model = dict(
     type='ImageClassifier',

@@ -13,7 +13,7 @@ custom_hooks = [
     dict(
         _base_.clusterfit_hook,
         pretrained_config='configs/clusterfit_rotnet.py',
-        pretrained_checkpoint='work_dirs/clusterfit_rotnet/epoch_105.pth')
+        pretrained_checkpoint='work_dirs/clusterfit_rotnet/last_checkpoint')
 ]
 param_scheduler = dict(
     _delete_=True, type='CosineAnnealingLR', by_epoch=True, T_max=100)

@@ -16,7 +16,7 @@ model = dict(
     teacher_config='configs/supervised_noise/'
     'supervised-noise50_resnet50_8xb32-steplr-100e_in1k.py',
     teacher_checkpoint='work_dirs/'
-    'supervised-noise50_resnet50_8xb32-steplr-100e_in1k/epoch_100.pth',
+    'supervised-noise50_resnet50_8xb32-steplr-100e_in1k/last_checkpoint',
     # Appendix A: softmax soft targets, T = 20, alpha = 0.75, the plain
     # convex combination (temperature_squared=True: Hinton et al.'s T^2).
     distill_loss=dict(

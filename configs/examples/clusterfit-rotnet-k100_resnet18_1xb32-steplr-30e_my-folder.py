@@ -4,7 +4,7 @@
 _base_ = ['mmpretrain::resnet/resnet18_8xb32_in1k.py']
 custom_imports = dict(imports=['cf_mm'], allow_failed_imports=False)
 
-num_clusters = 100  # K; the head and the data preprocessor must agree
+num_clusters = 100  # K; change it with --cfg-options num_clusters=<K>
 model = dict(head=dict(num_classes=num_clusters, topk=(1, )))
 data_preprocessor = dict(num_classes=num_clusters)
 
@@ -32,8 +32,9 @@ custom_hooks = [
         type='ClusterFitHook',
         pretrained_config='configs/examples/'
         'rotnet_resnet18_1xb32-steplr-30e_my-folder.py',
+        # N_pre's last checkpoint, whatever epoch its run ended at
         pretrained_checkpoint='work_dirs/'
-        'rotnet_resnet18_1xb32-steplr-30e_my-folder/epoch_30.pth',
+        'rotnet_resnet18_1xb32-steplr-30e_my-folder/last_checkpoint',
         num_clusters=num_clusters,
         layer='res5')  # extract_pipeline: N_pre's test pipeline
 ]

@@ -1,7 +1,8 @@
 # Own-folder recipe, step 3: linear probe of N_pre or N_cf on your labelled
 # folder (frozen res5, global-average-pooled; train/ to fit, val/ to test):
 #   python tools/train.py configs/examples/linear-res5_resnet18_1xb32-steplr-30e_my-folder.py \
-#       --cfg-options model.backbone.init_cfg.checkpoint=<N_pre or N_cf checkpoint>
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/<N_pre or N_cf>/last_checkpoint
+# (a run's last_checkpoint file stands for the checkpoint it ended with).
 # It has train and test dataloaders, so it is also the `--data-config` of
 # the evaluation tools (tools/eval_knn.py, eval_svm.py ...).
 _base_ = [
@@ -19,7 +20,7 @@ model = dict(
             type='Pretrained',
             checkpoint='work_dirs/'
             'clusterfit-rotnet-k100_resnet18_1xb32-steplr-30e_my-folder/'
-            'epoch_30.pth',
+            'last_checkpoint',
             prefix='backbone.')),
     head=dict(num_classes=num_classes, topk=(1, )))
 data_preprocessor = dict(num_classes=num_classes)

@@ -10,7 +10,8 @@ num_gpus, videos_per_gpu = 128, 6
 max_iters = 490_000_000 // (num_gpus * videos_per_gpu)
 pretrained_config = \
     'configs/video/multilabel_r2plus1d-r34_128xb6-steplr-26e_ig-verb-19m.py'
-pretrained_checkpoint = 'work_dirs/video/npre_r2plus1d-r34/iter_638020.pth'
+pretrained_checkpoint = ('work_dirs/multilabel_r2plus1d-r34_128xb6-steplr-26e_'
+                         'ig-verb-19m/last_checkpoint')
 
 model = dict(
     _scope_='mmaction',

@@ -10,5 +10,5 @@ custom_hooks = [
         pretrained_config='configs/weakly_supervised/'
         'multilabel_resnet50_8xb32-steplr-105e_tags.py',
         pretrained_checkpoint='work_dirs/'
-        'multilabel_resnet50_8xb32-steplr-105e_tags/epoch_105.pth')
+        'multilabel_resnet50_8xb32-steplr-105e_tags/last_checkpoint')
 ]

@@ -303,10 +303,14 @@ def test_two_gloo_ranks_get_identical_labels_equal_to_single_process(
 
 
 def test_bad_hook_arguments_give_clear_errors(rotnet_checkpoint, tmp_path):
+    # N_pre's files are checked when training starts (testing an N_cf
+    # config builds the hook and needs no N_pre; issue 23, item 6).
     with pytest.raises(FileNotFoundError, match='pretrained_checkpoint'):
-        ClusterFitHook(ROTNET_CFG, str(tmp_path / 'missing.pth'))
+        ClusterFitHook(ROTNET_CFG,
+                       str(tmp_path / 'missing.pth'))._check_pretrained_files()
     with pytest.raises(FileNotFoundError, match='pretrained_config'):
-        ClusterFitHook(str(tmp_path / 'missing.py'), rotnet_checkpoint)
+        ClusterFitHook(str(tmp_path / 'missing.py'),
+                       rotnet_checkpoint)._check_pretrained_files()
     with pytest.raises(ValueError, match='num_clusters'):
         ClusterFitHook(ROTNET_CFG, rotnet_checkpoint, num_clusters=1)
 

@@ -23,8 +23,9 @@ from cf_mm.utils.fingerprint import (check_fingerprint_mode,
 from cf_mm.utils.lock import DirLock, lock_all
 from cf_mm.utils.rng import preserved_rng_state
 from cf_mm.utils.saved_labels import decide_label_sets
+from cf_mm.utils.checkpoint import resolve_checkpoint
 from ..runner_utils import (check_hook_args, check_num_clusters,
-                            dataset_class_labels,
+                            check_pretrained_files, dataset_class_labels,
                             log_label_statistics, restart_train_dataloader)
 from .resume import ResumedCheckpoint, resolve_resume_checkpoint
 
@@ -49,7 +50,9 @@ class ClusterFitHook(Hook):
 
     Args:
         pretrained_config (str): Config of N_pre (built as ``get_model``).
-        pretrained_checkpoint (str): Checkpoint of N_pre.
+        pretrained_checkpoint (str): Checkpoint of N_pre, or N_pre's
+            ``<work_dir>/last_checkpoint`` (the checkpoint its run ended
+            with, resolved when training starts).
         num_clusters (int | Sequence[int]): K (the head's ``num_classes``),
             or one K per task of a ``MultiTaskHead``. Defaults to 16000.
         layer (str): ``'res5'`` (paper), ``'res4'``, ``'conv1'`` ... or a
@@ -101,8 +104,7 @@ class ClusterFitHook(Hook):
                  task_names: Optional[Sequence[str]] = None,
                  allow_degenerate: bool = False,
                  fingerprint_mode: str = 'stat'):
-        check_hook_args(method, pretrained_config, pretrained_checkpoint,
-                        num_full_iters)
+        check_hook_args(method, num_full_iters)
         self.label_sets = make_label_sets(num_clusters, task_name,
                                           task_names)
         self.multi_k = not isinstance(num_clusters, (int, np.integer))
@@ -110,6 +112,7 @@ class ClusterFitHook(Hook):
         self.num_clusters = ks if self.multi_k else ks[0]
         self.pretrained_config = pretrained_config
         self.pretrained_checkpoint = pretrained_checkpoint
+        self.checkpoint = pretrained_checkpoint  # resolved in _check_config
         self.settings = dict(
             num_iters=int(num_iters), seed=int(seed), backend=backend,
             spherical=bool(spherical), max_train_points=max_train_points,
@@ -118,13 +121,11 @@ class ClusterFitHook(Hook):
         self.allow_degenerate = bool(allow_degenerate)
         self.fingerprint_mode = check_fingerprint_mode(
             fingerprint_mode, 'ClusterFitHook: fingerprint_mode')
-        # What N_pre is besides its weights (e.g. its preprocessor's
-        # mean/std) changes the features: part of the fingerprint.
-        self.pretrained_model = jsonable(
-            resolved_model_config(pretrained_config))
-        self.extract_pipeline, self.pipeline_source = extraction_pipeline(
-            pretrained_config, extract_pipeline,
-            'ClusterFitHook.extract_pipeline')
+        # N_pre's files are read when training starts (_check_config), not
+        # here: testing or validating an N_cf config builds this hook too.
+        self._given_pipeline = extract_pipeline
+        self.pretrained_model = None
+        self.extract_pipeline, self.pipeline_source = None, None
         self.extract_args = dict(batch_size=batch_size,
                                  num_workers=num_workers, dtype=feature_dtype)
         self.keep_features = keep_features
@@ -185,8 +186,19 @@ class ClusterFitHook(Hook):
         dataset, or a checkpoint cannot be read."""
         check_num_clusters(runner.model, dataset, self.label_sets,
                            self.multi_k)
-        check_checkpoint_file(self.pretrained_checkpoint,
+        check_pretrained_files(self.pretrained_config,
+                               self.pretrained_checkpoint)
+        # A run's last_checkpoint file stands for the checkpoint it names.
+        self.checkpoint = resolve_checkpoint(self.pretrained_checkpoint)
+        check_checkpoint_file(self.checkpoint,
                               'ClusterFitHook: pretrained_checkpoint')
+        # What N_pre is besides its weights (e.g. its preprocessor's
+        # mean/std) changes the features: part of the fingerprint.
+        self.pretrained_model = jsonable(
+            resolved_model_config(self.pretrained_config))
+        self.extract_pipeline, self.pipeline_source = extraction_pipeline(
+            self.pretrained_config, self._given_pipeline,
+            'ClusterFitHook.extract_pipeline')
         self._resume = ResumedCheckpoint(resolve_resume_checkpoint(runner))
 
     def _lock_label_dirs(self) -> None:  # rank 0, until the run ends
@@ -215,7 +227,7 @@ class ClusterFitHook(Hook):
 
         def decide() -> tuple:  # rank 0 only: hashes, reads files
             fingerprints = clusterfit_fingerprints(
-                self.pretrained_checkpoint, dataset.dataset, self.layer,
+                self.checkpoint, dataset.dataset, self.layer,
                 self.extract_pipeline, self._kmeans_settings(),
                 [s.num_clusters for s in label_sets],
                 model_config=self.pretrained_model,
@@ -232,7 +244,7 @@ class ClusterFitHook(Hook):
         if todo:
             feat_dir = osp.join(self.label_sets[todo[0]].out_dir, 'features')
             store = extract_layer(
-                self.pretrained_config, self.pretrained_checkpoint,
+                self.pretrained_config, self.checkpoint,
                 dataset.dataset, self.extract_pipeline, self.pipeline_source,
                 self.layer, feat_dir, logger=runner.logger,
                 device=next(get_ori_model(runner.model).parameters()).device,

@@ -7,47 +7,14 @@ resume from (or fail on) the original location.
 hands mmengine the result as an explicit resume path, before mmengine loads
 anything (the hook runs in ``before_run``).
 """
-import os
 import os.path as osp
 from typing import Optional
 
 import numpy as np
 from mmengine.logging import print_log
 
+from cf_mm.utils.checkpoint import LAST_CHECKPOINT, relocate_checkpoint
 from cf_mm.utils.fingerprint import labels_sha256
-
-LAST_CHECKPOINT = 'last_checkpoint'
-
-
-def relocate_checkpoint(recorded: str, work_dir: str) -> str:
-    """The checkpoint ``last_checkpoint`` means, seen from ``work_dir``.
-
-    A relative path is taken relative to the work dir. An absolute path is
-    kept when it exists inside the work dir; otherwise (the work dir was
-    copied or moved) the file of the same name in the work dir is used when
-    it exists.
-
-    Args:
-        recorded (str): The path written in ``last_checkpoint``.
-        work_dir (str): The run's work dir.
-
-    Returns:
-        str: The checkpoint to resume.
-    """
-    if not osp.isabs(recorded):
-        return osp.join(work_dir, recorded)
-    root = osp.realpath(work_dir) + os.sep
-    if osp.isfile(recorded) and osp.realpath(recorded).startswith(root):
-        return recorded
-    local = osp.join(work_dir, osp.basename(recorded))
-    if osp.isfile(local):
-        return local
-    if osp.isfile(recorded):
-        return recorded
-    raise FileNotFoundError(
-        f'{osp.join(work_dir, LAST_CHECKPOINT)} names {recorded}, which '
-        f'does not exist, and neither does {local}: resume with '
-        '--resume <checkpoint> or start without --resume')
 
 
 def resolve_resume_checkpoint(runner) -> Optional[str]:
