@@ -186,8 +186,7 @@ class ClusterFitHook(Hook):
         dataset, or a checkpoint cannot be read."""
         check_num_clusters(runner.model, dataset, self.label_sets,
                            self.multi_k)
-        check_pretrained_files(self.pretrained_config,
-                               self.pretrained_checkpoint)
+        self._check_pretrained_files()
         # A run's last_checkpoint file stands for the checkpoint it names.
         self.checkpoint = resolve_checkpoint(self.pretrained_checkpoint)
         check_checkpoint_file(self.checkpoint,
@@ -200,6 +199,10 @@ class ClusterFitHook(Hook):
             self.pretrained_config, self._given_pipeline,
             'ClusterFitHook.extract_pipeline')
         self._resume = ResumedCheckpoint(resolve_resume_checkpoint(runner))
+
+    def _check_pretrained_files(self) -> None:
+        check_pretrained_files(self.pretrained_config,
+                               self.pretrained_checkpoint)
 
     def _lock_label_dirs(self) -> None:  # rank 0, until the run ends
         self._locks = lock_all([s.out_dir for s in self.label_sets],
