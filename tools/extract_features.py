@@ -15,6 +15,11 @@ Examples:
         work_dirs/rotnet/epoch_105.pth --layers res4,res5 --out-dir work_dirs/features
     python -m torch.distributed.run --nproc_per_node 8 tools/extract_features.py \
         CONFIG CKPT --out-dir work_dirs/features --launcher pytorch
+    # random-init floor: the config's initial weights, drawn with --seed
+    python tools/extract_features.py CONFIG none --out-dir work_dirs/random
+
+Video configs (mmaction2 recognizers) work the same way: their rows are
+clip-averaged, L2-normalised features of the clips the pipeline samples.
 """
 import argparse
 import json
@@ -25,6 +30,9 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_dist_info, init_dist, is_main_process
 from mmengine.registry import init_default_scope
+from mmengine.runner import set_random_seed
+
+from cf_mm.evaluation.inputs import parse_checkpoint
 from cf_mm.features.extract import (build_extraction_dataset,
                                     build_extraction_model, check_model_input,
                                     extract_to_store, list_layers)
@@ -35,7 +43,9 @@ from cf_mm.utils.lock import DirLock
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Extract features to disk')
     parser.add_argument('config', help='model config (its `model` field)')
-    parser.add_argument('checkpoint', help='model checkpoint')
+    parser.add_argument('checkpoint',
+                        help='model checkpoint, or `none` for the initial '
+                        'weights (drawn with --seed): the random-init floor')
     parser.add_argument('--out-dir', required=True,
                         help='root of the feature stores (one per layer)')
     parser.add_argument('--layers', default='res5',
@@ -52,6 +62,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--batch-size', type=positive_int, default=64)
     parser.add_argument('--num-workers', type=int, default=4)
     parser.add_argument('--no-l2-normalize', action='store_true')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the initial weights with checkpoint '
+                        '`none`')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides for the data config')
     parser.add_argument('--launcher',
@@ -74,7 +87,14 @@ def main() -> None:
     rank, _ = get_dist_info()
     device = (f'cuda:{torch.cuda.current_device()}'
               if torch.cuda.is_available() else 'cpu')
-    model = build_extraction_model(args.config, args.checkpoint, device)
+    checkpoint = parse_checkpoint(args.checkpoint)
+    if checkpoint is None:
+        set_random_seed(args.seed)
+    model = build_extraction_model(args.config, checkpoint, device)
+    if checkpoint is None:
+        # The weights a training run of this config starts from.
+        model.init_weights()
+        model.eval()
     dataset = build_extraction_dataset(data_cfg, args.split)
     check_model_input(model, dataset, pipeline=dataset.source,
                       setting='a test_pipeline in the data config '
@@ -96,7 +116,8 @@ def main() -> None:
     if is_main_process():
         meta = dict(
             config=osp.abspath(args.config),
-            checkpoint=osp.abspath(args.checkpoint),
+            checkpoint=checkpoint and osp.abspath(checkpoint),
+            seed=args.seed if checkpoint is None else None,
             split=args.split,
             layers={k: dict(num_samples=s.num_samples, dim=s.dim)
                     for k, s in stores.items()},

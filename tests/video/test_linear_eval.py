@@ -76,8 +76,9 @@ def test_linear_probe_scores_equal_linear_layer_on_clip_averages(
     scores = torch.stack(scores)
     assert scores.shape == (8, 10)
 
-    # independently: clip-averaged res5 features (not normalised), then the
-    # linear layer in float64
+    # independently: clip-averaged res5 features (not L2-normalised), the
+    # head's BatchNorm in eval mode (running statistics, no affine), then
+    # the linear layer, in float64
     dataset = DATASETS.build(dict(
         type='VideoDataset', ann_file=f'{video_root}/val_class.txt',
         data_prefix=dict(video=video_root), pipeline=[], test_mode=True))
@@ -87,6 +88,10 @@ def test_linear_probe_scores_equal_linear_layer_on_clip_averages(
         extractor(default_collate([view[i] for i in range(s, min(s + 5, 8))]))
         ['res5'] for s in range(0, 8, 5)]).double()
     assert feats.shape == (8, 64)
+    bn = model.cls_head.bn
+    assert bn.weight is None and bn.num_batches_tracked > 0
+    feats = (feats - bn.running_mean.double()) / torch.sqrt(
+        bn.running_var.double() + bn.eps)
     weight = model.cls_head.fc_cls.weight.detach().double()
     bias = model.cls_head.fc_cls.bias.detach().double()
     expected = feats @ weight.T + bias

@@ -13,7 +13,7 @@ from tests.video.conftest import (DEMO, NPRE_CFG, NUM_FRAMES, NUM_TRAIN,
                                   require_mmaction, video_options)
 
 RAW_CFG = osp.join(
-    DEMO, 'clusterfit-multilabel-k16_r2plus1d-r18-w8_1xb16-coslr-4e_'
+    DEMO, 'clusterfit-k16_r2plus1d-r18-w8_1xb16-coslr-4e_'
     'synthetic-rawframes.py')
 CLIP_LEN, NUM_CLIPS, CROP = 8, 6, 28
 
