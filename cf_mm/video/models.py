@@ -207,8 +207,11 @@ class DistillationRecognizer3D(Recognizer3D):
         self.teacher_source = source
         self.teacher_checkpoint = teacher_checkpoint
         self.teacher_loaded = False
-        self.distill_loss = MMPRETRAIN_MODELS.build(
-            dict(type='DistillationLoss', **(distill_loss or {})))
+        loss_cfg = dict(distill_loss or {})
+        loss_cfg.setdefault('type', 'DistillationLoss')
+        # cf_mm's losses live in mmpretrain's registry.
+        loss_cfg.setdefault('_scope_', 'mmpretrain')
+        self.distill_loss = MMPRETRAIN_MODELS.build(loss_cfg)
 
     @property
     def teacher(self) -> nn.Module:
