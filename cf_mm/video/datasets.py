@@ -129,10 +129,11 @@ class RandomTagMixin:
             bad = [t for t in listed if not 0 <= t < self.num_classes]
             if bad or not listed:
                 name = info.get('filename', info.get('frame_dir'))
-                raise ValueError(
-                    f'{self.ann_file}, line {row + 1} ({name}): '
-                    + (f'tags {bad} outside [0, num_classes={self.num_classes})'
-                       if bad else 'no tag (a random tag needs at least one)'))
+                problem = (f'tags {bad} outside [0, num_classes='
+                           f'{self.num_classes})' if bad else
+                           'no tag (a random tag needs at least one)')
+                raise ValueError(f'{self.ann_file}, line {row + 1} ({name}): '
+                                 f'{problem}')
             tags[row, listed] = 1
         picked = single_label_of(tags, self.tag_seed)
         for info, tag in zip(data_list, picked):

@@ -25,8 +25,8 @@ DISTILL_PAPER = osp.join(
 PROTO_PAPER = osp.join(
     VIDEO, 'clusterfit-prototype-r2plus1d-r34-k438_r2plus1d-r34_128xb6-'
     'steplr-26e_ig-verb-19m.py')
-NPRE_PAPER = osp.join(VIDEO,
-                      'randomtag_r2plus1d-r34_128xb6-steplr-26e_ig-verb-19m.py')
+NPRE_PAPER = osp.join(
+    VIDEO, 'randomtag_r2plus1d-r34_128xb6-steplr-26e_ig-verb-19m.py')
 
 
 def _hand_logits(model, inputs):

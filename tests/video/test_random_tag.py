@@ -10,7 +10,8 @@ import torch
 from tests.video.conftest import DEMO, NPRE_CFG, NUM_TRAIN, require_mmaction
 
 PERLABEL_CFG = osp.join(
-    DEMO, 'clusterfit-perlabel-k16_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py')
+    DEMO,
+    'clusterfit-perlabel-k16_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py')
 
 
 def loop_pick(ann_file: str, seed: int):
