@@ -226,3 +226,77 @@ def test_paper_baseline_configs_build():
     model = MODELS.build(distill.model)
     assert model.backbone.depth == model.teacher.backbone.depth == 34
     assert model.cls_head.num_classes == 438
+
+
+@pytest.mark.slow
+def test_paper_baseline_configs_train_a_step(video_root, tmp_path):
+    """Paper scale (R(2+1)D-34, 32 x 112 x 112 clips of the configs'
+    pipelines on generated clips): the distillation student's and the
+    prototype N_cf's losses on a batch equal hand computations in float64,
+    and a training step runs."""
+    require_mmaction()
+    from mmaction.registry import DATASETS, MODELS
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.optim import OptimWrapper
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import save_checkpoint
+
+    from cf_mm.features.extract import build_extraction_model
+    init_default_scope('mmaction')
+    tags = dict(ann_file=f'{video_root}/train_tags.txt',
+                data_prefix=dict(video=video_root), num_classes=14)
+
+    # prototype N_cf: labels as the hook would set them, the head's CE
+    proto = Config.fromfile(PROTO_PAPER)
+    dataset = DATASETS.build(dict(
+        proto.train_dataloader.dataset,
+        dataset=dict(proto.train_dataloader.dataset.dataset, **tags)))
+    dataset.set_labels(np.arange(NUM_TRAIN) % 438)
+    batch = pseudo_collate([dataset[i] for i in range(2)])
+    assert tuple(batch['inputs'][0].shape) == (1, 3, 32, 112, 112)
+    torch.manual_seed(0)
+    model = MODELS.build(proto.model)
+    model.init_weights()
+    model.eval()
+    data = model.data_preprocessor(batch, True)
+    with torch.no_grad():
+        loss = model.loss(data['inputs'], data['data_samples'])['loss_cls']
+    logits = _hand_logits(model, data['inputs'])
+    ce = -(logits - torch.logsumexp(logits, 1, keepdim=True))[
+        torch.arange(2), torch.tensor([0, 1])].mean()
+    assert float(loss) == pytest.approx(float(ce), rel=1e-5)
+    model.train()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    one = pseudo_collate([dataset[0]])  # (one clip: memory)
+    assert torch.isfinite(model.train_step(one, optim)['loss'])
+
+    # distillation: a saved N_pre as the teacher
+    distill = Config.fromfile(DISTILL_PAPER)
+    teacher_ckpt = str(tmp_path / 'npre.pth')
+    save_checkpoint({'state_dict': build_extraction_model(
+        NPRE_PAPER).state_dict()}, teacher_ckpt)
+    model = MODELS.build(dict(distill.model,
+                              teacher_checkpoint=teacher_ckpt))
+    model.init_weights()
+    dataset = DATASETS.build(dict(distill.train_dataloader.dataset, **tags))
+    batch = pseudo_collate([dataset[i] for i in range(2)])
+    assert tuple(batch['inputs'][0].shape) == (1, 3, 32, 112, 112)
+    model.eval()
+    data = model.data_preprocessor(batch, True)
+    with torch.no_grad():
+        losses = model.loss(data['inputs'], data['data_samples'])
+    student = _hand_logits(model, data['inputs'])
+    teacher = _hand_logits(model.teacher, data['inputs'])
+    labels = torch.tensor([dataset.get_data_info(i)['label']
+                           for i in range(2)])
+    ce = -(student - torch.logsumexp(student, 1, keepdim=True))[
+        torch.arange(2), labels].mean()
+    assert float(losses['loss_cls']) == pytest.approx(0.25 * float(ce),
+                                                      rel=1e-5)
+    assert float(losses['loss_distill']) == pytest.approx(
+        float(model.distill_loss.soft_loss(student, teacher)), rel=1e-2)
+    model.train()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    one = pseudo_collate([dataset[0]])  # (one clip: memory)
+    assert torch.isfinite(model.train_step(one, optim)['loss'])
