@@ -87,7 +87,7 @@ def run_block(block: str, cwd: str, narrow: str) -> None:
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1',
                PATH=bin_dir + os.pathsep + os.environ['PATH'])
     proc = subprocess.run(['bash', '-e', '-c', script], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=3600)
     assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-6000:])
 
 
