@@ -13,7 +13,9 @@ after mmpretrain's ``merge_args``: K set in one place
 locks its work dir (:func:`work_dir_lock`) before mmengine writes anything
 there, so a second run into a busy work dir stops at once, naming the
 first, without overwriting its config dump; a missing config (or
-``--resume`` / checkpoint file) is one ``error:`` line, not a traceback.
+``--resume`` / checkpoint file) is one ``error:`` line, not a traceback;
+mmaction2 configs (``default_scope='mmaction'``) keep mmaction2's collate
+function (see :func:`keep_mmaction_collate`).
 
 :func:`load_config` applies the same command-line logic (mmpretrain's
 ``merge_args``) from Python, so the demo and the tests drive the very code
@@ -118,7 +120,20 @@ def mmpretrain_tool(name: str) -> ModuleType:
             f'mmpretrain_tools_{name}', path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        # mmpretrain's own functions, before run_mmpretrain_tool wraps them
+        merge_args = module.merge_args
+
+        def merge_args_per_codebase(cfg: Config, args) -> Config:
+            options = getattr(args, 'cfg_options', None) or {}
+            had_collate = {field: _has_collate(cfg, field) or any(
+                key == field or key.startswith(f'{field}.collate_fn')
+                for key in options) for field in DATALOADERS}
+            cfg = merge_args(cfg, args)
+            keep_mmaction_collate(cfg, had_collate)
+            return cfg
+
+        module.merge_args = merge_args_per_codebase
+        # mmpretrain's functions (merge_args with mmaction2's collate kept),
+        # before run_mmpretrain_tool wraps them
         module.original_parse_args = module.parse_args
         module.original_merge_args = module.merge_args
         _TOOLS[name] = module
@@ -142,6 +157,36 @@ def _stop(message: str) -> None:
     """End a tool before any work with one ``error:`` line (status 2)."""
     print(f'error: {message}', file=sys.stderr)
     sys.exit(2)
+
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def _has_collate(cfg: Config, field: str) -> bool:
+    loader = cfg.get(field)
+    return loader is not None and loader.get('collate_fn') is not None
+
+
+def keep_mmaction_collate(cfg: Config, had_collate: Dict[str, bool]) -> None:
+    """Give the dataloaders of an mmaction2 config mmaction2's collate.
+
+    mmpretrain's tools add ``collate_fn=dict(type='default_collate')`` to
+    every dataloader without one; mmaction2's data preprocessor takes lists
+    (mmengine's ``pseudo_collate``, the Runner's default and what
+    mmaction2's own tools leave in place) and fails on a stacked tensor.
+    For configs with ``default_scope='mmaction'`` the loaders that set no
+    ``collate_fn`` get ``pseudo_collate``, as under ``mmaction2/tools``.
+
+    Args:
+        cfg (Config): The config after mmpretrain's ``merge_args``.
+        had_collate (dict): Loader -> whether the config (or
+            ``--cfg-options``) set its ``collate_fn``.
+    """
+    if cfg.get('default_scope') != 'mmaction':
+        return
+    for field in DATALOADERS:
+        if cfg.get(field) is not None and not had_collate[field]:
+            cfg[field]['collate_fn'] = dict(type='pseudo_collate')
 
 
 def run_mmpretrain_tool(name: str) -> None:

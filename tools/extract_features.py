@@ -24,6 +24,11 @@ Examples:
         work_dirs/rotnet/epoch_105.pth --layers res4,res5 --out-dir work_dirs/features
     python -m torch.distributed.run --nproc_per_node 8 tools/extract_features.py \
         CONFIG CKPT --out-dir work_dirs/features --launcher pytorch
+    # random-init floor: the config's initial weights, drawn with --seed
+    python tools/extract_features.py CONFIG none --out-dir work_dirs/random
+
+Video configs (mmaction2 recognizers) work the same way: their rows are
+clip-averaged, L2-normalised features of the clips the pipeline samples.
 """
 import argparse
 import hashlib
@@ -35,8 +40,10 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_dist_info, is_main_process
 from mmengine.registry import init_default_scope
+from mmengine.runner import set_random_seed
 
 from cf_mm.apis import init_distributed
+from cf_mm.evaluation.inputs import parse_checkpoint
 from cf_mm.features.extract import (build_extraction_dataset,
                                     build_extraction_model, check_model_input,
                                     extract_to_store, list_layers,
@@ -53,7 +60,9 @@ from cf_mm.utils.lock import DirLock
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Extract features to disk')
     parser.add_argument('config', help='model config (its `model` field)')
-    parser.add_argument('checkpoint', help='model checkpoint')
+    parser.add_argument('checkpoint',
+                        help='model checkpoint, or `none` for the initial '
+                        'weights (drawn with --seed): the random-init floor')
     parser.add_argument('--out-dir', required=True,
                         help='root of the feature stores (one per layer)')
     parser.add_argument('--layers', default='res5',
@@ -76,6 +85,9 @@ def parse_args() -> argparse.Namespace:
                         '(SHA-256 of every byte; catches a file swapped '
                         'keeping size and mtime)')
     parser.add_argument('--no-l2-normalize', action='store_true')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the initial weights with checkpoint '
+                        '`none`')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides for the data config')
     parser.add_argument('--launcher',
@@ -87,8 +99,9 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def source_identity(args, dataset) -> dict:
-    """What the features were made from, for the label folder."""
+def source_identity(args, dataset, checkpoint) -> dict:
+    """What the features were made from, for the label folder (no
+    checkpoint: the initial weights of ``--seed``)."""
     model = json.dumps(jsonable(resolved_model_config(args.config)),
                        sort_keys=True)
     return dict(
@@ -97,7 +110,8 @@ def source_identity(args, dataset) -> dict:
         dataset_sha256=dataset_fingerprint(dataset.dataset,
                                            args.fingerprint),
         fingerprint_mode=args.fingerprint,
-        checkpoint_sha256=file_sha256(args.checkpoint),
+        checkpoint_sha256=(file_sha256(checkpoint) if checkpoint else
+                           f'initial weights, seed {args.seed}'),
         model_sha256=hashlib.sha256(model.encode()).hexdigest(),
         pipeline=dataset.source)
 
@@ -113,7 +127,16 @@ def main() -> None:
     rank, _ = get_dist_info()
     device = (f'cuda:{torch.cuda.current_device()}'
               if torch.cuda.is_available() else 'cpu')
-    model = build_extraction_model(args.config, args.checkpoint, device)
+    checkpoint = parse_checkpoint(args.checkpoint)
+    if checkpoint is None:
+        set_random_seed(args.seed)
+    else:  # a run's last_checkpoint stands for the checkpoint it names
+        checkpoint = resolve_checkpoint(checkpoint)
+    model = build_extraction_model(args.config, checkpoint, device)
+    if checkpoint is None:
+        # The weights a training run of this config starts from.
+        model.init_weights()
+        model.eval()
     dataset = build_extraction_dataset(data_cfg, args.split)
     check_model_input(model, dataset, pipeline=dataset.source,
                       setting='a test_pipeline in the data config '
@@ -129,7 +152,7 @@ def main() -> None:
         lock.acquire()
         clear_out_dir(args.out_dir, keep=(osp.basename(lock.path), ),
                       what='--out-dir')
-        identity = source_identity(args, dataset)
+        identity = source_identity(args, dataset, checkpoint)
     stores = extract_to_store(
         model, dataset, args.out_dir, layers=layers,
         batch_size=args.batch_size, num_workers=args.num_workers,
@@ -137,7 +160,8 @@ def main() -> None:
     if is_main_process():
         meta = dict(
             config=osp.abspath(args.config),
-            checkpoint=osp.abspath(resolve_checkpoint(args.checkpoint)),
+            checkpoint=checkpoint and osp.abspath(checkpoint),
+            seed=args.seed if checkpoint is None else None,
             split=args.split,
             layers={k: dict(num_samples=s.num_samples, dim=s.dim)
                     for k, s in stores.items()},

@@ -83,8 +83,8 @@ def add_input_args(parser: argparse.ArgumentParser,
     model.add_argument('--config', help='model config (its `model` field)')
     model.add_argument(
         '--checkpoint',
-        help='checkpoint of the model (none: the initial weights drawn with '
-        '--seed, a random-init floor)')
+        help='checkpoint of the model; `none` (or omitted): the initial '
+        'weights drawn with --seed, the random-init floor')
     model.add_argument(
         '--data-config',
         help='config whose dataloaders give the images (default: --config)')
@@ -104,10 +104,12 @@ def add_input_args(parser: argparse.ArgumentParser,
     model.add_argument('--cfg-options', nargs='+', action=DictAction,
                        help='overrides for the data config(s)')
     model.add_argument(
-        '--pooling', default=default_pooling, choices=['global', 'probe'],
+        '--pooling', default=None, choices=['global', 'probe'],
         help='global: global average pooling; probe: average-pool each '
         'layer to about --target-dims dims, as the linear probes and the '
-        f'VOC07 SVM benchmark of Goyal et al. do (default: {default_pooling})')
+        f'VOC07 SVM benchmark of Goyal et al. do (default: {default_pooling}'
+        '; video models: global, their clip-averaged features)')
+    parser.set_defaults(default_pooling=default_pooling)
     model.add_argument('--target-dims', type=positive_int,
                        default=DEFAULT_TARGET_DIMS)
     model.add_argument('--save-features',
@@ -180,12 +182,24 @@ def init_tool_logger(name: str) -> MMLogger:
 
 # ------------------------------------------------------------------- labels
 def dataset_labels(dataset) -> np.ndarray:
-    """Labels of an mmpretrain dataset: ``(N,)`` ints for single-label
-    datasets, ``(N, C)`` targets in {1, 0, -1} for multi-label ones (VOC's
-    ``gt_label_difficult`` becomes -1)."""
+    """Labels of an mmpretrain or mmaction2 dataset.
+
+    mmpretrain keeps them under ``gt_label``, mmaction2 under ``label`` (an
+    int, or a one-hot vector of ``num_classes`` for ``multi_class=True``).
+
+    Returns:
+        np.ndarray: ``(N,)`` ints for single-label datasets, ``(N, C)``
+        targets in {1, 0, -1} for multi-label ones (VOC's
+        ``gt_label_difficult`` becomes -1).
+    """
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    name = type(dataset).__name__
+    source = getattr(dataset, 'ann_file', None) or name
+    if infos and 'gt_label' not in infos[0] and 'label' in infos[0]:
+        return _mmaction_labels([info['label'] for info in infos], source)
     if not infos or 'gt_label' not in infos[0]:
-        raise ValueError(f'{type(dataset).__name__} has no `gt_label`')
+        raise ValueError(f'{name} ({source}) has no labels: neither '
+                         "`gt_label` (mmpretrain) nor `label` (mmaction2)")
     first = infos[0]['gt_label']
     if np.ndim(first) == 0:
         return np.asarray([int(info['gt_label']) for info in infos])
@@ -196,6 +210,26 @@ def dataset_labels(dataset) -> np.ndarray:
         difficult = [info['gt_label_difficult'] or [] for info in infos]
     return multilabel_targets([info['gt_label'] for info in infos],
                               num_classes, difficult)
+
+
+def _mmaction_labels(labels: list, source: str) -> np.ndarray:
+    """mmaction2's per-video ``label`` values as one array (see
+    :func:`dataset_labels`); unlabelled lines (mmaction2's -1) are an
+    error naming how many and the first."""
+    if all(np.ndim(x) == 0 for x in labels):
+        out = np.asarray([int(x) for x in labels], dtype=np.int64)
+        if (out < 0).any():
+            raise ValueError(
+                f'{source}: {int((out < 0).sum())} of {len(out)} videos have '
+                f'no label (line {int(np.argmax(out < 0)) + 1} is the first)'
+                '; evaluation needs a label on every line')
+        return out
+    rows = [np.asarray(x, dtype=np.float64).reshape(-1) for x in labels]
+    if len({len(r) for r in rows}) != 1 or not np.isin(
+            np.stack(rows), (0, 1)).all():
+        raise ValueError(f'{source}: labels are neither class ids nor '
+                         'one-hot / multi-hot vectors of one length')
+    return np.stack(rows).astype(np.int8)
 
 
 def require_single_label(labels: np.ndarray, name: str) -> np.ndarray:
@@ -435,16 +469,42 @@ def _inputs_from_dir(root: str, splits, layers) -> Dict[str, SplitInputs]:
     return out
 
 
+def parse_checkpoint(text: Optional[str]) -> Optional[str]:
+    """``--checkpoint``: a path, or ``none`` (any case) for no checkpoint.
+    """
+    if text is None or text.strip().lower() == 'none':
+        return None
+    return text
+
+
 def _inputs_from_model(args, splits, layers) -> Dict[str, SplitInputs]:
     from mmengine.registry import init_default_scope
     from mmengine.runner import set_random_seed
 
     from cf_mm.features.extract import (build_extraction_dataset,
-                                        build_extraction_model)
+                                        build_extraction_model,
+                                        is_video_model)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    # Every split's data and labels first: a missing dataloader, a bad data
-    # config or an unlabelled split stops the tool before any extraction.
-    views, labels = {}, {}
+    checkpoint = parse_checkpoint(args.checkpoint)
+    set_random_seed(args.seed)
+    model = build_extraction_model(args.config, checkpoint, device)
+    if checkpoint is None:
+        # The weights a training run of this config starts from.
+        model.init_weights()
+        print_log(f'--checkpoint none: features of the initial weights (seed '
+                  f'{args.seed})', logger='current')
+    model.eval()
+    pooling = args.pooling or getattr(args, 'default_pooling', 'global')
+    if is_video_model(model):
+        if args.pooling == 'probe':
+            raise ValueError(
+                '--pooling probe pools image feature maps (appendix D); '
+                'video models give clip-averaged, globally pooled features '
+                '(section 4.1.2): use --pooling global')
+        pooling = 'global'
+    # Every split's data and labels first: a config without labels or a
+    # dataloader fails before any extraction.
+    views = {}
     for split in splits:
         path = (getattr(args, f'{split}_data_config') or args.data_config
                 or args.config)
@@ -453,25 +513,17 @@ def _inputs_from_model(args, splits, layers) -> Dict[str, SplitInputs]:
             data_cfg.merge_from_dict(args.cfg_options)
         init_default_scope(data_cfg.get('default_scope', 'mmpretrain'))
         dataloader = getattr(args, f'{split}_split')
-        views[split] = build_extraction_dataset(data_cfg, dataloader)
-        labels[split] = dataset_labels(views[split].dataset)
+        view = build_extraction_dataset(data_cfg, dataloader)
         print_log(f'{split} split: {dataloader}_dataloader of {path}',
                   logger='current')
-    set_random_seed(args.seed)
-    model = build_extraction_model(args.config, args.checkpoint, device)
-    if args.checkpoint is None:
-        # The weights a training run of this config starts from.
-        model.init_weights()
-        print_log(f'no --checkpoint: features of the initial weights (seed '
-                  f'{args.seed})', logger='current')
-    model.eval()
+        views[split] = (view, dataset_labels(view.dataset))
     out = {}
-    for split, view in views.items():
+    for split, (view, labels) in views.items():
         feats = extract_view_features(model, view, layers, args.batch_size,
-                                      args.num_workers, args.pooling,
+                                      args.num_workers, pooling,
                                       args.target_dims, l2_normalize=False)
         classes = view.dataset.metainfo.get('classes')
-        out[split] = SplitInputs(feats, labels[split],
+        out[split] = SplitInputs(feats, labels,
                                  tuple(classes) if classes else None)
     if args.save_features:
         save_features(out, args.save_features)

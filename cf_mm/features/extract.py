@@ -13,6 +13,7 @@ its own; no process gathers every feature into memory.
 """
 import os.path as osp
 import pickle
+import sys
 from contextlib import contextmanager
 from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
                     Sequence, Tuple, Union)
@@ -619,7 +620,8 @@ TRAIN_ONLY_TRANSFORMS = frozenset({
     'Lighting', 'JigsawPuzzle', 'Cutout', 'Posterize', 'Equalize'
 })
 # Wrapper datasets looked through to reach the dataset that loads images.
-LABEL_WRAPPERS = ('PseudoLabelDataset', 'NoisyLabelDataset')
+LABEL_WRAPPERS = ('PseudoLabelDataset', 'NoisyLabelDataset',
+                  'VideoPseudoLabelDataset')
 
 
 def deterministic_pipeline(train_pipeline: Sequence[dict]) -> List[dict]:
@@ -807,7 +809,23 @@ def build_extraction_dataset(data_cfg, split: str = 'train',
         source = f'{key}.dataset.pipeline of {data_cfg.filename}'
     else:
         pipeline, source = extraction_pipeline(data_cfg)
-    return DatasetView(DATASETS.build(dataset_cfg), pipeline, source)
+    dataset = DATASETS.build(dataset_cfg)
+    check_video_files(dataset)
+    return DatasetView(dataset, pipeline, source)
+
+
+def check_video_files(dataset) -> None:
+    """For mmaction2 datasets: every missing / 0-byte / unreadable file of
+    the annotation list in one error, before any extraction
+    (:func:`cf_mm.video.checks.check_dataset_files`); nothing for others.
+    """
+    mmaction = sys.modules.get('mmaction')  # imported if it built `dataset`
+    if mmaction is None:
+        return
+    from mmaction.datasets import BaseActionDataset
+    if isinstance(dataset, BaseActionDataset):
+        from cf_mm.video.checks import check_dataset_files
+        check_dataset_files(dataset)
 
 
 def list_layers(layers: Union[str, Sequence[str]]) -> List[str]:

@@ -13,7 +13,13 @@ mmaction2's registries, where mmaction2 configs find them:
   the file in any error (never a silent wrong row);
 * ``PretrainedBackboneRecognizer3D``: ``Recognizer3D`` whose backbone is
   loaded strictly from a recognizer checkpoint (linear evaluation; mmaction2's
-  3D backbones ignore ``init_cfg``).
+  3D backbones ignore ``init_cfg``), with ``NormalizedI3DHead`` (BatchNorm
+  without affine before the linear layer);
+* ``RandomTagVideoDataset`` / ``RandomTagRawframeDataset``: one seeded random
+  tag per video (the N_pre recipe of appendix C);
+* ``CheckVideoFilesHook``: every missing / 0-byte / unreadable file of the
+  annotation lists in one error, before any work;
+* ``DistillationRecognizer3D``: the distillation baseline (Table 5).
 
 mmaction2 models in these configs are built with ``_scope_='mmaction'`` so
 that mmpretrain's ``get_model`` (used to build N_pre for extraction) builds
@@ -26,12 +32,18 @@ except ImportError as err:  # pragma: no cover - depends on the install
         'cf_mm.video needs mmaction2: pip install -e ".[video]" (installs '
         'mmaction2==1.1.0 and its video decoder, decord)') from err
 
-from .datasets import VideoPseudoLabelDataset  # noqa: F401,E402
+from .datasets import (RandomTagRawframeDataset,  # noqa: F401,E402
+                       RandomTagVideoDataset, VideoPseudoLabelDataset)
 from .transforms import ReportVideoErrors, VideoReadError  # noqa: F401,E402
-from .models import PretrainedBackboneRecognizer3D  # noqa: F401,E402
+from .models import (DistillationRecognizer3D,  # noqa: F401,E402
+                     NormalizedI3DHead, PretrainedBackboneRecognizer3D)
+from .checks import CheckVideoFilesHook, check_dataset_files  # noqa: F401,E402
 from .registry import register_hooks  # noqa: E402
 
 register_hooks()
 
-__all__ = ['VideoPseudoLabelDataset', 'ReportVideoErrors', 'VideoReadError',
-           'PretrainedBackboneRecognizer3D']
+__all__ = ['VideoPseudoLabelDataset', 'RandomTagVideoDataset',
+           'RandomTagRawframeDataset', 'ReportVideoErrors', 'VideoReadError',
+           'PretrainedBackboneRecognizer3D', 'NormalizedI3DHead',
+           'DistillationRecognizer3D', 'CheckVideoFilesHook',
+           'check_dataset_files']

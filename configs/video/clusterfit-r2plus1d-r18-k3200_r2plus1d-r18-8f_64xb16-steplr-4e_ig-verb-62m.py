@@ -4,8 +4,8 @@
 _base_ = ['./clusterfit-r2plus1d-r34-k3200_r2plus1d-r18-8f_64xb16-steplr-4e_ig-verb-62m.py']
 
 pretrained_config = \
-    'configs/video/multilabel_r2plus1d-r18_128xb6-steplr-26e_ig-verb-19m.py'
-pretrained_checkpoint = ('work_dirs/multilabel_r2plus1d-r18_128xb6-steplr-26e_'
+    'configs/video/randomtag_r2plus1d-r18_128xb6-steplr-26e_ig-verb-19m.py'
+pretrained_checkpoint = ('work_dirs/randomtag_r2plus1d-r18_128xb6-steplr-26e_'
                          'ig-verb-19m/last_checkpoint')
 # (a list replaces the base's list: copy the hook and change its N_pre)
 custom_hooks = [

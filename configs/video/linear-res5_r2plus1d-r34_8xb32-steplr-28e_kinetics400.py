@@ -1,17 +1,23 @@
 # Linear evaluation of a video N_pre or N_cf (Table 5's protocol: a linear
 # classifier on *fixed* res5 features, section 4.1): R(2+1)D-34 frozen
-# (all stages, BatchNorm in eval mode), a dropout-free I3DHead (average pool
-# over T x H x W, then one linear layer) trained on Kinetics-400.
+# (all stages, BatchNorm in eval mode), a dropout-free NormalizedI3DHead
+# (average pool over T x H x W, BatchNorm without affine parameters as the
+# image probes, then one linear layer) trained on Kinetics-400. The
+# normalisation is needed: clip-averaged res5 features of trained R(2+1)D
+# have norms of 1e4-4e4, and SGD on them diverged (loss 1e6-1e8).
 #
 # Schedule: ours. The paper's appendix gives none for the video probes; this
 # is the image probes' schedule of appendix D (SGD, batch 256, lr 0.01
 # dropped x10 at epochs 9 and 19, momentum 0.9, wd 5e-4, 28 epochs).
 # Training: one 32-frame clip per video at a random offset, short edge 128,
-# random 112 crop, flip (the pre-training clip of section 4.1.2).
+# random 112 crop (the pre-training clip of section 4.1.2), plus a random
+# horizontal flip (ours, mmaction2's usual probe augmentation; the paper
+# names none).
 # Test: 6 uniformly sampled 32-frame clips per video (the clips ClusterFit
 # averages), centre crop; `average_clips='score'` averages the clip scores,
-# which for a linear head equals the linear layer on the clip-averaged
-# (un-normalised) res5 features (tests/video/test_linear_eval.py checks it).
+# which for this head (in eval mode the BatchNorm is a fixed affine map)
+# equals the linear layer on the normalised clip-averaged res5 features
+# (tests/video/test_linear_eval.py checks it).
 #
 # Give the network to evaluate with
 #   --cfg-options model.backbone_checkpoint=<N_pre or N_cf .pth>
@@ -37,7 +43,8 @@ model = dict(
     backbone_checkpoint='CHECKPOINT',
     backbone=dict(_base_.backbone, frozen_stages=4, norm_eval=True),
     cls_head=dict(
-        type='I3DHead',
+        type='NormalizedI3DHead',
+        norm='bn',
         num_classes=num_classes,
         in_channels=_base_.feat_dim,
         spatial_type='avg',

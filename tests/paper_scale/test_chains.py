@@ -115,7 +115,7 @@ def sl_configs() -> list:
 
 
 SL_PRE_D = 'configs/sl_mlp/sl-mlp_resnet50_8xb128-coslr-100e_in1k-pre-d.py'
-VIDEO_NPRE = ('configs/video/multilabel_r2plus1d-r34_128xb6-steplr-26e_'
+VIDEO_NPRE = ('configs/video/randomtag_r2plus1d-r34_128xb6-steplr-26e_'
               'ig-verb-19m.py')
 VIDEO_NCF = ('configs/video/clusterfit-r2plus1d-r34-k3200_r2plus1d-r34_'
              '128xb6-steplr-26e_ig-verb-19m.py')

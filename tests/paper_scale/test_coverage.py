@@ -23,6 +23,17 @@ NOT_REHEARSED = {
     'and nothing else',
     'configs/video/multilabel_r2plus1d-r18_128xb6-steplr-26e_ig-verb-19m.py':
     'Figure 5 capacity pair: the Table-5 chain with depth 18',
+    'configs/video/randomtag_r2plus1d-r18_128xb6-steplr-26e_ig-verb-19m.py':
+    'Figure 5 capacity pair: the Table-5 chain with depth 18',
+    'configs/video/multilabel_r2plus1d-r34_128xb6-steplr-26e_ig-verb-19m.py':
+    'the named multi-label variant of the Table-5 N_pre (the chain trains '
+    'the default, one random tag per video)',
+    'configs/video/clusterfit-prototype-r2plus1d-r34-k438_r2plus1d-r34_'
+    '128xb6-steplr-26e_ig-verb-19m.py': 'Table-5 baseline: one step at '
+    'paper scale in tests/video/test_baselines.py (slow)',
+    'configs/video/distillation-r2plus1d-r34_r2plus1d-r34_128xb6-steplr-'
+    '26e_ig-verb-19m.py': 'Table-5 baseline: one step at paper scale in '
+    'tests/video/test_baselines.py (slow)',
     'configs/video/clusterfit-r2plus1d-r18-k3200_r2plus1d-r18-8f_64xb16-'
     'steplr-4e_ig-verb-62m.py':
     'Figure 5 capacity pair: the Table-5 chain with depth 18',

@@ -9,9 +9,10 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO, 'configs', 'video', 'demo')
-NPRE_CFG = osp.join(DEMO, 'multilabel_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py')
+NPRE_CFG = osp.join(DEMO,
+                    'randomtag_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py')
 NCF_CFG = osp.join(
-    DEMO, 'clusterfit-multilabel-k16_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py')
+    DEMO, 'clusterfit-k16_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py')
 NUM_TRAIN = 20
 NUM_FRAMES = 24
 

@@ -10,8 +10,8 @@ import torch
 from tests.video.conftest import REPO, require_mmaction
 
 VIDEO = osp.join(REPO, 'configs', 'video')
-NPRE34 = 'multilabel_r2plus1d-r34_128xb6-steplr-26e_ig-verb-19m.py'
-NPRE18 = 'multilabel_r2plus1d-r18_128xb6-steplr-26e_ig-verb-19m.py'
+NPRE34 = 'randomtag_r2plus1d-r34_128xb6-steplr-26e_ig-verb-19m.py'
+NPRE18 = 'randomtag_r2plus1d-r18_128xb6-steplr-26e_ig-verb-19m.py'
 NCF34 = 'clusterfit-r2plus1d-r34-k3200_r2plus1d-r34_128xb6-steplr-26e_ig-verb-19m.py'
 PAIR = {
     18: 'clusterfit-r2plus1d-r18-k3200_r2plus1d-r18-8f_64xb16-steplr-4e_'
@@ -72,11 +72,15 @@ def test_capacity_pair_differs_only_in_npre():
     assert _cfg(b.custom_hooks[0].pretrained_config.split('/')[-1]
                 ).model.backbone.depth == 34
     # N_cf: R(2+1)D-18 on 8-frame clips; features: 6 clips of 32 frames
+    # (the hook extracts with N_pre's test pipeline)
+    from cf_mm.features.extract import extraction_pipeline
     for cfg in (a, b):
+        assert 'extract_pipeline' not in cfg.custom_hooks[0]
         assert cfg.model.backbone.depth == 18
         train = cfg.train_dataloader.dataset.dataset.pipeline
         assert _sample_frames(train)['clip_len'] == 8
-        extract = _sample_frames(cfg.custom_hooks[0].extract_pipeline)
+        extract = _sample_frames(extraction_pipeline(osp.join(
+            REPO, cfg.custom_hooks[0].pretrained_config))[0])
         assert (extract['num_clips'], extract['clip_len']) == (6, 32)
         assert extract['test_mode'] is True
         # appendix F: lr 0.005 per GPU, halved at 13 equally spaced steps

@@ -13,7 +13,7 @@ from tests.video.conftest import (DEMO, NPRE_CFG, NUM_FRAMES, NUM_TRAIN,
                                   require_mmaction, video_options)
 
 RAW_CFG = osp.join(
-    DEMO, 'clusterfit-multilabel-k16_r2plus1d-r18-w8_1xb16-coslr-4e_'
+    DEMO, 'clusterfit-k16_r2plus1d-r18-w8_1xb16-coslr-4e_'
     'synthetic-rawframes.py')
 CLIP_LEN, NUM_CLIPS, CROP = 8, 6, 28
 
@@ -151,3 +151,35 @@ def test_missing_or_corrupt_frame_names_the_file(raw_root, tmp_path):
         with pytest.raises(Exception, match=pattern) as err:
             view[idx]
         assert isinstance(err.value.__cause__, VideoReadError)
+
+
+def test_random_tag_frame_folders_and_their_file_check(raw_root, tmp_path):
+    """RandomTagRawframeDataset: the seeded pick on frame-folder lines
+    (`<folder> <num_frames> <tag> ...`); the up-front check lists a removed
+    and an emptied frame file of the folders."""
+    require_mmaction()
+    from mmaction.registry import DATASETS
+    from mmengine.registry import init_default_scope
+
+    from cf_mm.datasets.video_files import VideoListError
+    from cf_mm.video.checks import check_dataset_files
+    init_default_scope('mmaction')
+    root = tmp_path / 'frames'
+    shutil.copytree(raw_root, root)
+    dataset = DATASETS.build(dict(
+        type='RandomTagRawframeDataset', ann_file=f'{root}/train_tags.txt',
+        data_prefix=dict(img=str(root)), num_classes=14, pipeline=[]))
+    rows = [line.split()[2:] for line in open(f'{root}/train_tags.txt')]
+    tags = [sorted({int(t) for t in row}) for row in rows]
+    picks = np.random.default_rng(0).integers(0, [len(t) for t in tags])
+    assert [dataset.get_data_info(i)['label'] for i in range(NUM_TRAIN)] \
+        == [t[p] for t, p in zip(tags, picks)]
+    check_dataset_files(dataset)  # all frames there
+    gone = root / 'train' / '00003' / 'img_00005.jpg'
+    empty = root / 'train' / '00011' / f'img_{NUM_FRAMES:05d}.jpg'
+    os.remove(gone)
+    empty.write_bytes(b'')
+    with pytest.raises(VideoListError) as err:
+        check_dataset_files(dataset)
+    assert f'missing (1): {gone}' in str(err.value)
+    assert f'0 bytes (1): {empty}' in str(err.value)

@@ -1,10 +1,11 @@
 # Linear evaluation of the CPU demo's networks on the generated clips: the
 # narrow R(2+1)D-18 frozen (all stages, BatchNorm in eval mode), a
-# dropout-free I3DHead (average pool, one linear layer) trained on the item
-# class of the train clips, tested on the val clips with 6 uniformly sampled
-# 8-frame clips per video whose scores are averaged (`average_clips='score'`
-# = the linear layer on the clip-averaged features). Schedule: ours (SGD lr
-# 0.1, x0.1 at epochs 8 and 11, 12 epochs). Evaluate a network with
+# dropout-free NormalizedI3DHead (average pool, BatchNorm without affine,
+# one linear layer) trained on the item class of the train clips, tested on
+# the val clips with 6 uniformly sampled 8-frame clips per video whose
+# scores are averaged (`average_clips='score'` = the linear layer on the
+# normalised clip-averaged features). Schedule: ours (SGD lr 0.1, x0.1 at
+# epochs 8 and 11, 12 epochs). Evaluate a network with
 #   --cfg-options model.backbone_checkpoint=<N_pre or N_cf .pth>
 # (depth 34: also model.backbone.depth=34); the motion direction with
 #   train_dataloader.dataset.ann_file=<root>/train_motion.txt
@@ -20,7 +21,8 @@ model = dict(
     backbone_checkpoint=None,
     backbone=dict(_base_.backbone, frozen_stages=4, norm_eval=True),
     cls_head=dict(
-        type='I3DHead',
+        type='NormalizedI3DHead',
+        norm='bn',
         num_classes=num_classes,
         in_channels=_base_.feat_dim,
         spatial_type='avg',
@@ -35,8 +37,8 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=_base_.train_dataset)
 test_dataloader = dict(batch_size=16)
-test_evaluator = dict(type='AccMetric')
-test_cfg = dict(type='TestLoop')
+test_evaluator = dict(_delete_=True, type='AccMetric')
+test_cfg = dict(_delete_=True, type='TestLoop')
 
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.0))

@@ -1,42 +1,9 @@
-# N_pre of the CPU video demo: the narrow R(2+1)D-18 trained on the weak
-# multi-label tags of the generated clips (item class and motion direction,
-# with missing and spurious tags), sigmoid + binary cross-entropy as
-# hashtag prediction.
-_base_ = ['./_base_/synthetic_r2plus1d-r18-w8.py']
+# The demo N_pre, multi-label variant: every weak tag of a clip a positive
+# (sigmoid + binary cross-entropy, hashtag prediction), instead of one
+# random tag per clip (`randomtag_*`, the default).
+_base_ = ['./randomtag_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py']
 
-model = dict(
-    _scope_='mmaction',
-    type='Recognizer3D',
-    backbone=_base_.backbone,
-    cls_head=dict(
-        type='I3DHead',
-        num_classes=_base_.num_tags,
-        in_channels=_base_.feat_dim,
-        spatial_type='avg',
-        dropout_ratio=0.0,
-        multi_class=True,
-        loss_cls=dict(type='BCELossWithLogits'),
-        average_clips='prob'),
-    data_preprocessor=_base_.data_preprocessor)
-
-train_dataloader = dict(
-    batch_size=16,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type='VideoDataset',
-        ann_file=_base_.ann_tags_train,
-        data_prefix=dict(video=_base_.data_root),
-        multi_class=True,
-        num_classes=_base_.num_tags,
-        pipeline=_base_.train_pipeline))
-test_dataloader = None
-test_cfg = None
-test_evaluator = None
-
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),
-    clip_grad=dict(max_norm=40, norm_type=2))
-param_scheduler = dict(type='CosineAnnealingLR', by_epoch=True, T_max=4)
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=4)
+model = dict(cls_head=dict(multi_class=True,
+                           loss_cls=dict(type='BCELossWithLogits')))
+train_dataloader = dict(dataset=dict(_base_.multilabel_dataset,
+                                     _delete_=True))

@@ -4,7 +4,7 @@
 # --out data/synthetic_rawframes`) and RawFrameDecode, inside
 # ReportVideoErrors (a missing or corrupt frame file is an error naming it).
 # Everything else (hook, 6 clips per video averaged, K=16) is unchanged.
-_base_ = ['./clusterfit-multilabel-k16_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py']
+_base_ = ['./clusterfit-k16_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py']
 
 data_root = 'data/synthetic_rawframes'
 

@@ -1,13 +1,14 @@
 # N_cf of the CPU video demo: k-means (K=16) on the clip-averaged res5
-# features of the multi-label N_pre (6 clips per video), then the same
-# narrow R(2+1)D-18 trained from scratch on the cluster ids. Pass the N_pre
-# checkpoint with
+# features of the N_pre (one random tag per clip; 6 clips per video, N_pre's
+# test_pipeline), then the same narrow R(2+1)D-18 trained from scratch on
+# the cluster ids. The wrapped dataset's clean item classes only serve the
+# NMI/ARI log. Pass the N_pre checkpoint with
 #   --cfg-options custom_hooks.0.pretrained_checkpoint=<N_pre checkpoint>
 _base_ = ['./_base_/synthetic_r2plus1d-r18-w8.py']
 
 num_clusters = 16
 pretrained_config = 'configs/video/demo/' \
-    'multilabel_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py'
+    'randomtag_r2plus1d-r18-w8_1xb16-coslr-4e_synthetic.py'
 pretrained_checkpoint = 'work_dirs/video_demo/npre/epoch_4.pth'
 
 model = dict(
@@ -40,7 +41,6 @@ custom_hooks = [
         layer='res5',
         num_iters=20,
         seed=0,
-        extract_pipeline=_base_.extract_pipeline,
         batch_size=8,
         num_workers=2)
 ]
