@@ -196,7 +196,7 @@ def fit_lines(records: Sequence[dict]) -> List[str]:
     shown = [m for m in FIT_METRICS if any(r['metric'] == m for r in fit)]
     table = tables.best_layer_table(
         [dict(r, target=FIT_NAMES[r['metric']], layer='head') for r in fit],
-        show_layer=False)
+        metrics={FIT_NAMES[m]: m for m in shown}, show_layer=False)
     table['cols'] = [FIT_NAMES[m] for m in shown]
     targets = ', '.join(sorted({r['target'] for r in fit}))
     return _table_lines(

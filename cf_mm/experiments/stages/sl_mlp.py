@@ -28,6 +28,9 @@ METRIC_TITLES = {
     'Pi': 'Pi(pre-D, eval-D) (eq. 2)',
     'R': 'R(pre-D) (eq. 3)',
 }
+#: Column headers of the summary tables.
+METRIC_HEADERS = dict(phi='phi(pre-D)', phi_eval='phi(eval-D)', Pi='Pi',
+                      R='R(pre-D)')
 
 
 def load_history(path: str) -> List[dict]:
@@ -177,8 +180,8 @@ def summary_tables(records: Sequence[dict], digits: int = 4) -> str:
     lines = [f'Seeds per value: n = {"/".join(map(str, counts))}'
              + (' (mean ± 95 % t-interval half-width).' if counts[-1] >= 2
                 else '.'), '',
-             '| network | ' + ' | '.join(metrics) + ' |',
-             '| --- |' + ' --- |' * len(metrics)]
+             '| network | ' + ' | '.join(METRIC_HEADERS[m] for m in metrics)
+             + ' |', '| --- |' + ' --- |' * len(metrics)]
     for method in methods:
         lines.append(f'| {method} | ' + ' | '.join(
             text((method, m, 'last')) for m in metrics) + ' |')
@@ -213,7 +216,8 @@ def summary_differences(records: Sequence[dict],
     if not rows:
         return []
     names = list(dict.fromkeys(name for name, _ in rows))
-    lines = ['| comparison (last epoch) | ' + ' | '.join(metrics) + ' |',
+    lines = ['| comparison (last epoch) | ' +
+             ' | '.join(METRIC_HEADERS[m] for m in metrics) + ' |',
              '| --- |' + ' --- |' * len(metrics)]
     sentences = []
     for name in names:
