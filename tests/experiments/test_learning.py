@@ -86,7 +86,8 @@ def test_report_fit_table_shows_each_metric_over_seeds():
         half = stats.t.ppf(0.975, 2) * stats.sem(x)
         return f'{x.mean():.1f} ± {half:.1f}'
 
-    fit, held = values[('N_pre', 'fit_top1')], values[('N_pre', 'heldout_top1')]
+    fit = values[('N_pre', 'fit_top1')]
+    held = values[('N_pre', 'heldout_top1')]
     assert '| Method | own training labels | held-out images |' in lines
     assert f'| N_pre | **{cell(fit)}** | **{cell(held)}** |' in lines
     assert f'| RotNet | - | {cell(values[("RotNet", "heldout_top1")])} |' \

@@ -75,7 +75,8 @@ def test_declared_stages_follow_the_settings(tmp_path):
     report = exp.stages[-1]
     assert report.type == 'report'
     assert report.params['comparisons'] == [
-        dict(a='RotNet N_cf (ClusterFit K=160, 3 ep)', b='RotNet N_pre (3 ep)'),
+        dict(a='RotNet N_cf (ClusterFit K=160, 3 ep)',
+             b='RotNet N_pre (3 ep)'),
         dict(a='RotNet N_cf (ClusterFit K=160, 3 ep)',
              b='RotNet N_pre 2x (6 ep)'),
         dict(a='RotNet N_pre 2x (6 ep)', b='RotNet N_pre (3 ep)')]
