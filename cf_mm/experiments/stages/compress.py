@@ -186,16 +186,16 @@ def table_markdown(records: Sequence[dict], columns: Sequence[dict],
     from cf_mm.evaluation.stats import format_interval
     methods = list(methods or dict.fromkeys(r['method'] for r in records))
     best = {}
-    for column in columns:
+    for index, column in enumerate(columns):
         for record, values in group_seeds(_column_records(records, column)):
             interval = seed_interval(values)
-            key = (record['method'], column['header'])
+            key = (record['method'], index)
             if key not in best or interval.mean > best[key].mean:
                 best[key] = interval
     lines = ['| Method | ' + ' | '.join(c['header'] for c in columns) + ' |',
              '| --- |' + ' --- |' * len(columns)]
     for method in methods:
-        cells = [best.get((method, c['header'])) for c in columns]
+        cells = [best.get((method, i)) for i in range(len(columns))]
         lines.append(f'| {method} | ' + ' | '.join(
             '-' if v is None else format_interval(v, digits) for v in cells)
             + ' |')
