@@ -156,9 +156,20 @@ def test_train_stage_passes_the_seed_to_randomness(tmp_path):
         _prepare(ctx, config, {'randomness.seed': 3}, seed=7)
 
 
-def test_report_layer_table_of_another_metric_and_sections(tmp_path):
+def test_report_layer_table_of_another_metric_and_sections(
+        tmp_path, monkeypatch):
     """``layer_targets`` entries may name their metric (a kNN per-layer
-    table over seeds); ``sections`` inline an earlier stage's Markdown."""
+    table over seeds, its plot with the intervals as error bars);
+    ``sections`` inline an earlier stage's Markdown."""
+    from matplotlib.axes import Axes
+    drawn = {}
+    errorbar = Axes.errorbar
+
+    def recording(self, x, y, *args, label=None, yerr=None, **kwargs):
+        drawn[label] = (list(y), yerr)
+        return errorbar(self, x, y, *args, label=label, yerr=yerr, **kwargs)
+
+    monkeypatch.setattr(Axes, 'errorbar', recording)
     from cf_mm.evaluation.report import save_records
     from cf_mm.experiments.runner import StageContext
     from cf_mm.experiments.stages.report import report_stage
@@ -186,6 +197,12 @@ def test_report_layer_table_of_another_metric_and_sections(tmp_path):
         assert [c.strip('*') for c in rows[m]] == [
             t_cell(knn[(m, layer)]) for layer in ('res4', 'res5')]
     assert markdown_table(text, '## Extra table')[1] == {'1': ['2']}
+    for m in 'AB':
+        values = [knn[(m, layer)] for layer in ('res4', 'res5')]
+        means, errors = drawn[m]
+        assert means == pytest.approx([np.mean(v) for v in values])
+        assert errors == pytest.approx([
+            sps.t.ppf(0.975, 1) * sps.sem(v) for v in values])
     assert [osp.basename(p) for p in out['figures']] == \
         ['layers_T kNN_knn_top1.png']
     assert all(osp.isfile(p) for p in out['figures'])
