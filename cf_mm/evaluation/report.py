@@ -569,7 +569,8 @@ def to_csv(table: dict, corner: str = 'method') -> str:
 
 def plot_layers(table: dict, out_file: str, title: str = '',
                 ylabel: str = 'top-1 accuracy (%)') -> str:
-    """Line plot of a :func:`layer_table` (Figure 4 style) as PNG.
+    """Line plot of a :func:`layer_table` (Figure 4 style) as PNG; error
+    bars are the 95 % t-intervals of cells measured with 2+ seeds.
 
     Args:
         table (dict): Output of :func:`layer_table`.
@@ -586,12 +587,18 @@ def plot_layers(table: dict, out_file: str, title: str = '',
 
     fig, ax = plt.subplots(figsize=(6, 4))
     positions = range(len(table['cols']))
+    intervals = table.get('intervals', {})
     for row in table['rows']:
         values = [
             table['cells'].get((row, col), (float('nan'), ))[0]
             for col in table['cols']
         ]
-        ax.plot(positions, values, marker='o', label=row)
+        errors = [intervals[(row, col)].half_width
+                  if (row, col) in intervals and intervals[(row, col)].n >= 2
+                  else 0.0 for col in table['cols']]
+        ax.errorbar(list(positions), values,
+                    yerr=errors if any(errors) else None, marker='o',
+                    capsize=3, label=row)
     ax.set_xticks(list(positions))
     ax.set_xticklabels(table['cols'])
     ax.set_xlabel('layer')

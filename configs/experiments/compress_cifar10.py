@@ -17,6 +17,7 @@
 custom_imports = dict(imports=['cf_mm.experiments.stages.compress'])
 work_dir = 'work_dirs/compress_cifar10'
 
+seeds = [0, 1, 2]  # every network (teacher included) once per seed
 num_train_per_class = 200  # CIFAR-10 training subset: 2000 images
 num_test_per_class = 100  # test subset: 1000 images
 num_fmnist = 1000  # transfer target: first Fashion-MNIST test images
@@ -59,6 +60,13 @@ distilled = {  # cached teacher (paper section 3) instead of the live one
     'model.cached_teacher': '${teacher_store.store}',
     'train_cfg.max_epochs': '${epochs}',
 }
+# Paired differences (same seed) of the report: the CompRess students
+# against the baselines the doc compares them with (CC, Reg-BN, and the
+# teacher-less student trained on the teacher's own pretext task).
+comparisons = [
+    dict(a='${networks.%s}' % a, b='${networks.%s}' % b)
+    for a in ('ours_2q', 'ours_1q') for b in ('cc', 'regbn', 'rotnet')
+]
 networks = {
     'teacher': 'Teacher (RotNet, 700k params)',
     'rotnet': "Student: teacher's pretext (RotNet)",
@@ -133,12 +141,21 @@ stages = [
          foreach=dict(net=list(networks)),
          features='${features_${net}.features}', method='${networks.${net}}',
          target='Fashion-MNIST', split='val'),
+    # Did the RotNets (teacher, pretext student) learn to predict rotations?
+    # Every image in its four rotations: training images and held-out ones.
+    dict(name='rotation_${net}', type='classifier_accuracy',
+         foreach=dict(net=['teacher', 'rotnet']),
+         config='${${net}.config}', checkpoint='${${net}.checkpoint}',
+         method='${networks.${net}}', target='CIFAR-10 (rotations)',
+         task='rotation', heldout_config='${data_config}',
+         heldout_options=eval_data, num_workers='${num_workers}'),
     dict(name='report', type='compress_report',
          title='CompRess on CIFAR-10: RotNet teacher (w16) -> student (w7)',
          records=[f'${{{kind}_{net}.records}}' for kind in
                   ('probe', 'probe_opt', 'nn', 'ca', 'retrieval')
-                  for net in networks],
+                  for net in networks] + ['${rotation_*.records}'],
          methods=list(networks.values()),
+         comparisons=comparisons,  # names resolved in the stage
          columns=[
              dict(target='CIFAR-10', metric='top1', header='Linear'),
              dict(target='CIFAR-10 (converged)', metric='top1',
@@ -160,5 +177,7 @@ stages = [
                 'Fashion-MNIST: first ${num_fmnist} test images (32x32, 3 '
                 'channels), leave-one-out retrieval Recall@K by cosine. '
                 'Students: ${epochs} epochs each; teacher: '
-                '${teacher_epochs} epochs.')),
+                '${teacher_epochs} epochs. Seeds ${seeds}: every network '
+                '(the teacher too) trained once per seed; a student of '
+                'seed s learns from the teacher of seed s.')),
 ]

@@ -83,3 +83,33 @@ def test_fit_table_shows_each_metric_mean_over_seeds():
     assert len(cells) == 2
     # mean ± t(0.975, 1) * sd / sqrt(2) = 12.706 * 2.828 / 1.414 = 25.4
     assert cells == ['92.0 ± 25.4', '42.0 ± 25.4']
+
+
+def test_report_fit_table_shows_each_metric_over_seeds():
+    """The report's own-task table: one column per metric, each cell the
+    mean ± 95 % t half-width over seeds (scipy), '-' only where a metric
+    is missing."""
+    from scipy import stats
+
+    from cf_mm.experiments.stages.report import fit_lines
+    values = {  # (method, metric) -> value per seed
+        ('N_pre', 'fit_top1'): [90.0, 94.0, 95.0],
+        ('N_pre', 'heldout_top1'): [50.0, 52.0, 57.0],
+        ('RotNet', 'heldout_top1'): [41.0, 40.0, 45.5],
+    }
+    records = [dict(method=m, target='D', layer='head', metric=k, value=v,
+                    seed=s) for (m, k), vs in values.items()
+               for s, v in enumerate(vs)]
+    lines = '\n'.join(fit_lines(records))
+
+    def cell(vs):
+        x = np.asarray(vs)
+        half = stats.t.ppf(0.975, 2) * stats.sem(x)
+        return f'{x.mean():.1f} ± {half:.1f}'
+
+    fit = values[('N_pre', 'fit_top1')]
+    held = values[('N_pre', 'heldout_top1')]
+    assert '| Method | own training labels | held-out images |' in lines
+    assert f'| N_pre | **{cell(fit)}** | **{cell(held)}** |' in lines
+    assert f'| RotNet | - | {cell(values[("RotNet", "heldout_top1")])} |' \
+        in lines

@@ -154,3 +154,55 @@ def test_train_stage_passes_the_seed_to_randomness(tmp_path):
         .randomness.seed == 7
     with pytest.raises(ValueError, match='randomness.seed=3'):
         _prepare(ctx, config, {'randomness.seed': 3}, seed=7)
+
+
+def test_report_layer_table_of_another_metric_and_sections(
+        tmp_path, monkeypatch):
+    """``layer_targets`` entries may name their metric (a kNN per-layer
+    table over seeds, its plot with the intervals as error bars);
+    ``sections`` inline an earlier stage's Markdown."""
+    from matplotlib.axes import Axes
+    drawn = {}
+    errorbar = Axes.errorbar
+
+    def recording(self, x, y, *args, label=None, yerr=None, **kwargs):
+        drawn[label] = (list(y), yerr)
+        return errorbar(self, x, y, *args, label=label, yerr=yerr, **kwargs)
+
+    monkeypatch.setattr(Axes, 'errorbar', recording)
+    from cf_mm.evaluation.report import save_records
+    from cf_mm.experiments.runner import StageContext
+    from cf_mm.experiments.stages.report import report_stage
+    from tests.experiments.seed_checks import markdown_table, t_cell
+    knn = {('A', 'res4'): [30.0, 32.0], ('A', 'res5'): [35.0, 34.0],
+           ('B', 'res4'): [31.0, 31.5], ('B', 'res5'): [33.0, 36.0]}
+    records = [dict(method=m, target='T kNN', layer=layer,
+                    metric='knn_top1', value=v, seed=s)
+               for (m, layer), vs in knn.items() for s, v in enumerate(vs)]
+    records += [dict(method=m, target='T', layer='res5', metric='top1',
+                     value=50.0 + s, seed=s) for m in 'AB' for s in (0, 1)]
+    save_records(records, str(tmp_path / 'r.json'))
+    (tmp_path / 'extra.md').write_text('| x | y |\n| --- | --- |\n| 1 | 2 |\n')
+    (tmp_path / 'report').mkdir()
+    ctx = StageContext(name='report', work_dir=str(tmp_path / 'report'),
+                       experiment_dir=str(tmp_path))
+    out = report_stage(ctx, records=[str(tmp_path / 'r.json')],
+                       layer_targets=[dict(target='T kNN',
+                                           metric='knn_top1')],
+                       sections={'Extra table': str(tmp_path / 'extra.md')})
+    text = open(out['markdown']).read()
+    header, rows = markdown_table(text, '## T kNN: knn_top1 per layer (%)')
+    assert header == ['Method', 'res4', 'res5']
+    for m in 'AB':
+        assert [c.strip('*') for c in rows[m]] == [
+            t_cell(knn[(m, layer)]) for layer in ('res4', 'res5')]
+    assert markdown_table(text, '## Extra table')[1] == {'1': ['2']}
+    for m in 'AB':
+        values = [knn[(m, layer)] for layer in ('res4', 'res5')]
+        means, errors = drawn[m]
+        assert means == pytest.approx([np.mean(v) for v in values])
+        assert errors == pytest.approx([
+            sps.t.ppf(0.975, 1) * sps.sem(v) for v in values])
+    assert [osp.basename(p) for p in out['figures']] == \
+        ['layers_T kNN_knn_top1.png']
+    assert all(osp.isfile(p) for p in out['figures'])

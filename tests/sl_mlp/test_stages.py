@@ -61,3 +61,62 @@ def test_feature_metrics_stage_reports_the_histories(tmp_path):
     with pytest.raises(FileNotFoundError, match='FeatureMetricsHook'):
         STAGES.get('feature_metrics')(_Ctx(tmp_path / 'w'), histories={
             'x': str(tmp_path / 'missing.json')})
+
+
+def _interval(values):
+    """(mean, low, high, half-width) of a 95 % t-interval, by scipy."""
+    import numpy as np
+    from scipy import stats
+    x = np.asarray(values, dtype=float)
+    low, high = stats.t.interval(0.95, len(x) - 1, loc=x.mean(),
+                                 scale=stats.sem(x))
+    return x.mean(), low, high, high - x.mean()
+
+
+def test_feature_metrics_per_seed_and_summary_over_seeds(tmp_path):
+    """Per-seed ``feature_metrics`` stages tag their records with the seed;
+    the summary shows last-epoch means ± t half-widths and the paired
+    differences B - A, recomputed here with scipy."""
+    # phi of network A at its last epoch (2) per seed, and of B; B - A
+    # per seed = 0.05, 0.06, 0.055; epochs 0 and 1 differ on purpose.
+    phi_a = {0: 0.20, 1: 0.25, 2: 0.22}
+    phi_b = {0: 0.25, 1: 0.31, 2: 0.275}
+    outputs = []
+    for seed in (0, 1, 2):
+        histories = {}
+        for name, phi in (('A', phi_a), ('B', phi_b)):
+            hist = [dict(epoch=e, layer='res5', phi=phi[seed] + 0.5 * (2 - e),
+                         Pi=0.6 + 0.01 * seed, R=0.3) for e in (0, 2, 1)]
+            path = tmp_path / f'{name}_{seed}.json'
+            path.write_text(json.dumps(hist))
+            histories[name] = str(path)
+        work = tmp_path / f'metrics_s{seed}'
+        work.mkdir()
+        outputs.append(STAGES.get('feature_metrics')(
+            _Ctx(work), histories=histories, tags=dict(seed=seed)))
+    records = load_records(outputs[1]['records'])
+    assert {r['seed'] for r in records} == {1}
+    (tmp_path / 'summary').mkdir()
+    out = STAGES.get('feature_metrics_summary')(
+        _Ctx(tmp_path / 'summary'), records=[o['records'] for o in outputs],
+        comparisons=[dict(a='B', b='A')])
+    assert out['seeds'] == [0, 1, 2]
+    text = open(out['markdown']).read()
+    mean, _, _, half = _interval(list(phi_a.values()))
+    # last-epoch row of A: phi, Pi (0.60, 0.61, 0.62), R (constant: 0 width)
+    _, _, _, pi_half = _interval([0.60, 0.61, 0.62])
+    assert (f'| A | {mean:.4f} ± {half:.4f} | 0.6100 ± {pi_half:.4f} | '
+            '0.3000 ± 0.0000 |') in text
+    diffs = [phi_b[s] - phi_a[s] for s in (0, 1, 2)]
+    mean, low, high, _ = _interval(diffs)
+    assert low > 0  # so the cell is bold and the verdict significant
+    cell = f'**+{mean:.4f} [{low:.4f}, {high:.4f}]**'
+    zero = '+0.0000 [0.0000, 0.0000]'  # Pi and R: equal for A and B
+    assert f'| B − A | {cell} | {zero} | {zero} |' in text
+    assert '| network | phi(pre-D) | Pi | R(pre-D) |' in text
+    assert (f'* B − A, phi(pre-D) (eq. 4): +{mean:.4f} [{low:.4f}, '
+            f'{high:.4f}] (n = 3 seeds): significant.') in text
+    # epoch 0 of A: phi + 1.0 per seed, its own mean and interval
+    mean0, _, _, half0 = _interval([v + 1.0 for v in phi_a.values()])
+    assert f'| A | {mean0:.4f} ± {half0:.4f} |' in text
+    assert osp.isfile(out['figure'])

@@ -8,13 +8,15 @@
   :class:`~cf_mm.features.store.FeatureStore` (ids = dataset indices), the
   cached teacher of ``CompRess`` / ``EmbeddingRegression`` -> ``store``.
 * ``compress_report``: a Table-1-style Markdown table (rows: methods;
-  columns: chosen (target, metric) pairs) and the run's times -> ``markdown``.
+  columns: chosen (target, metric) pairs; mean ± 95 % t-interval over
+  seeds), the networks' own-task check, paired differences of chosen
+  method pairs (same seed) and the run's times -> ``markdown``.
 
 Both read the features of an ``extract`` stage. Experiment files import this
 module with ``custom_imports = dict(imports=['cf_mm.experiments.stages.
 compress'])``.
 """
-from typing import Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -155,10 +157,20 @@ def teacher_store_stage(ctx,
                 dim=int(store.dim))
 
 
+def _column_records(records: Sequence[dict], column: dict) -> List[dict]:
+    return [r for r in records if r['target'] == column['target']
+            and r['metric'] == column['metric']]
+
+
 def table_markdown(records: Sequence[dict], columns: Sequence[dict],
                    methods: Optional[Sequence[str]] = None,
                    digits: int = 1) -> str:
     """Methods x (target, metric) Markdown table, best layer per cell.
+
+    Records that differ only in their ``seed`` are one figure measured with
+    several seeds (:func:`cf_mm.evaluation.report.group_seeds`): a cell is
+    their mean, with the 95 % t-interval's half-width when there are two
+    or more (``mean ± half-width``), of the layer with the best mean.
 
     Args:
         records (Sequence[dict]): Result records.
@@ -170,19 +182,79 @@ def table_markdown(records: Sequence[dict], columns: Sequence[dict],
     Returns:
         str: The table.
     """
+    from cf_mm.evaluation.report import group_seeds, seed_interval
+    from cf_mm.evaluation.stats import format_interval
     methods = list(methods or dict.fromkeys(r['method'] for r in records))
     best = {}
-    for r in records:
-        key = (r['method'], r['target'], r['metric'])
-        if key not in best or r['value'] > best[key]:
-            best[key] = r['value']
+    for index, column in enumerate(columns):
+        for record, values in group_seeds(_column_records(records, column)):
+            interval = seed_interval(values)
+            key = (record['method'], index)
+            if key not in best or interval.mean > best[key].mean:
+                best[key] = interval
     lines = ['| Method | ' + ' | '.join(c['header'] for c in columns) + ' |',
              '| --- |' + ' --- |' * len(columns)]
     for method in methods:
-        cells = [best.get((method, c['target'], c['metric'])) for c in columns]
+        cells = [best.get((method, i)) for i in range(len(columns))]
         lines.append(f'| {method} | ' + ' | '.join(
-            '-' if v is None else f'{v:.{digits}f}' for v in cells) + ' |')
+            '-' if v is None else format_interval(v, digits) for v in cells)
+            + ' |')
     return '\n'.join(lines)
+
+
+def comparison_rows(records: Sequence[dict], columns: Sequence[dict],
+                    comparisons: Sequence[dict]) -> List[Tuple[dict, dict]]:
+    """Paired differences ``a - b`` (same seed) of every comparison in
+    every column.
+
+    Args:
+        records (Sequence[dict]): Result records (with ``seed`` keys when
+            the experiment has several seeds).
+        columns (Sequence[dict]): As :func:`table_markdown`.
+        comparisons (Sequence[dict]): ``dict(a=method, b=baseline)``
+            each (optionally ``field`` and ``match`` as
+            :func:`cf_mm.evaluation.report.paired_differences`).
+
+    Returns:
+        list[tuple]: ``(column, row)`` pairs, ``row`` a
+        :func:`~cf_mm.evaluation.report.paired_differences` row (one per
+        layer the two methods share), in comparison then column order.
+    """
+    from cf_mm.evaluation.report import paired_differences
+    out = []
+    for comp in comparisons:
+        for column in columns:
+            for row in paired_differences(
+                    _column_records(records, column), comp['a'], comp['b'],
+                    field=comp.get('field', 'method'),
+                    match=comp.get('match', ()), metric=column['metric']):
+                out.append((column, row))
+    return out
+
+
+def comparison_markdown(rows: Sequence[Tuple[dict, dict]],
+                        digits: int = 1) -> List[str]:
+    """The paired-difference table (comparisons x columns) and one
+    sentence per comparison and column."""
+    from cf_mm.evaluation.report import (difference_sentences,
+                                         difference_table)
+    if not rows:
+        return []
+    layers = {(c['header'], r['layer']) for c, r in rows}
+    several = len({h for h, _ in layers}) < len(layers)
+
+    def header(column, row):
+        return (f'{column["header"]} ({row["layer"]})' if several
+                else column['header'])
+
+    table = difference_table([dict(row, target=header(column, row))
+                              for column, row in rows], digits)
+    lines = ['## Paired differences (same seed; points)', '', table]
+    lines += ['### Conclusions', '']
+    for column, row in rows:
+        lines += [f'* {text}' for text in difference_sentences(
+            [row], column['header'], digits)]
+    return lines + ['']
 
 
 @STAGES.register_module('compress_report')
@@ -192,15 +264,25 @@ def compress_report_stage(ctx,
                           columns: Sequence[dict],
                           title: str = 'Results',
                           methods: Optional[Sequence[str]] = None,
+                          comparisons: Sequence[dict] = (),
                           notes: str = '') -> dict:
-    """Write ``report.md``: the Table-1-style table and the run's times.
+    """Write ``report.md``: the Table-1-style table, the own-task check,
+    paired differences and the run's times.
+
+    With records of several seeds (the experiment's ``seeds`` setting) a
+    cell is the mean ± 95 % t-interval over seeds and every comparison gets
+    the interval of its paired difference (same seed index).
 
     Args:
         ctx (StageContext): The stage's context.
-        records (Sequence[str]): Results files of earlier stages.
+        records (Sequence[str]): Results files of earlier stages
+            (``classifier_accuracy`` records give the "did each network
+            learn its own task" table).
         columns (Sequence[dict]): See :func:`table_markdown`.
         title (str): Heading.
         methods (Sequence[str], optional): Row order.
+        comparisons (Sequence[dict]): ``dict(a=..., b=...)`` (method
+            names), see :func:`comparison_rows`.
         notes (str): Markdown under the title.
 
     Returns:
@@ -208,15 +290,26 @@ def compress_report_stage(ctx,
     """
     from cf_mm.evaluation.report import load_records
 
-    from .report import run_lines
+    from .report import fit_lines, run_lines
     all_records = []
     for path in records:
         all_records += load_records(path)
     lines = [f'# {title}', '']
     if notes:
         lines += [notes.strip(), '']
-    lines += [table_markdown(all_records, columns, methods), '', '## Run',
-              ''] + run_lines(ctx.history) + ['']
+    seeds = sorted({r['seed'] for r in all_records if 'seed' in r})
+    if seeds:
+        lines += [f'Seeds: {seeds}.', '']
+    lines += fit_lines(all_records)
+    caption = ''
+    if len(seeds) >= 2:
+        caption = (f'Mean ± 95 % t-interval (half-width) over n = '
+                   f'{len(seeds)} seeds.')
+    lines += ['## Results', ''] + ([caption, ''] if caption else []) + [
+        table_markdown(all_records, columns, methods), '']
+    lines += comparison_markdown(
+        comparison_rows(all_records, columns, comparisons))
+    lines += ['## Run', ''] + run_lines(ctx.history) + ['']
     path = ctx.path('report.md')
     with open(path, 'w') as f:
         f.write('\n'.join(lines))

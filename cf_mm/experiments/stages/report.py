@@ -247,6 +247,7 @@ def report_stage(ctx,
                  only_seed: Optional[int] = None,
                  clusters: Union[Dict[str, str], list, None] = None,
                  figures: Optional[Dict[str, str]] = None,
+                 sections: Optional[Dict[str, str]] = None,
                  notes: str = '') -> dict:
     """Write ``report.md``, ``table.csv``, ``records.csv`` and PNG figures.
 
@@ -262,8 +263,10 @@ def report_stage(ctx,
         layer (str, optional): Also a table of this one layer (e.g.
             ``res5``, the paper's Figure 3 layer); the layer of the
             comparisons' conclusions.
-        layer_targets (Sequence[str]): Targets that get a per-layer table
-            and plot (Figure 4 style).
+        layer_targets (Sequence[str | dict]): Targets that get a per-layer
+            table and plot (Figure 4 style) of ``metric``, or
+            ``dict(target=..., metric=...)`` for another metric (e.g.
+            ``knn_top1``).
         knn (bool): Add a best-layer table of ``knn_top1`` records.
         curves (Sequence[dict]): Figure 3 style plots, each
             ``dict(x='noise', series='series', metric='top1', layer='res5',
@@ -283,6 +286,9 @@ def report_stage(ctx,
             of folders / ``cluster`` stage outputs (``{K: folder}``), named
             ``<stage>/<folder>``.
         figures (dict, optional): Caption -> PNG of earlier stages to show.
+        sections (dict, optional): Heading -> Markdown file of an earlier
+            stage (e.g. ``feature_metrics_summary``'s ``markdown``),
+            inlined under that heading after the figures.
         notes (str): Markdown put under the title.
 
     Returns:
@@ -343,13 +349,21 @@ def report_stage(ctx,
         lines += comparison_lines(knn_records, comparisons, 'knn_top1',
                                   layer, 'kNN top-1')
     pngs = []
-    for target in layer_targets:
-        table = tables.layer_table(all_records, target, metric)
-        png = tables.plot_layers(table, ctx.path(f'layers_{target}.png'),
-                                 title=f'{target}: linear probe per layer')
+    for entry in layer_targets:
+        target, target_metric = ((entry['target'], entry.get(
+            'metric', metric)) if isinstance(entry, dict) else
+                                 (entry, metric))
+        table = tables.layer_table(all_records, target, target_metric)
+        what = ('linear probe' if target_metric == metric else
+                target_metric)
+        png = tables.plot_layers(
+            table, ctx.path(f'layers_{target}_{target_metric}.png'
+                            if target_metric != metric else
+                            f'layers_{target}.png'),
+            title=f'{target}: {what} per layer')
         pngs.append(png)
         caption = tables.seed_caption(table)
-        lines += [f'## {target}: {metric} per layer (%)', ''] + (
+        lines += [f'## {target}: {target_metric} per layer (%)', ''] + (
             [caption + '.', ''] if caption else []) + [
                 tables.to_markdown(table, corner='Method'),
                 f'![{target} per layer]({osp.basename(png)})', '']
@@ -378,6 +392,9 @@ def report_stage(ctx,
             named_clusters(clusters)) + ['']
     for caption, png in (figures or {}).items():
         lines += [f'## {caption}', '', f'![{caption}]({png})', '']
+    for heading, path in (sections or {}).items():
+        with open(path) as f:
+            lines += [f'## {heading}', '', f.read().strip(), '']
     lines += ['## Run', ''] + run_lines(ctx.history) + ['']
     markdown = ctx.path('report.md')
     with open(markdown, 'w') as f:
