@@ -45,6 +45,7 @@ other_train_per_class = 200
 other_test_per_class = 200
 noise = [0, 50]  # p, % of N_pre's training labels replaced
 baseline_noise = []  # p of the prototype / per-label baselines ([50]: on)
+distill_noise = [0, 50]  # p of the distillation baseline ([]: off)
 cluster_ks = [36, 360]  # 6x and 60x the 6 classes (k-means of each N_pre)
 # The K an N_cf is trained for: 36 (K=360 gives 2.5 images per cluster on
 # 900 images; "ncf_ks=[36,360]" trains both, +2 networks per seed).
@@ -124,7 +125,7 @@ families = [
     ('npre_p${p}', dict(p='${noise}'), 'N_pre p=${p}', 'N_pre'),
     ('ncf_k${k}_p${p}', dict(k='${ncf_ks}', p='${noise}'),
      'N_cf K=${k} p=${p}', 'N_cf K=${k}'),
-    ('distill_p${p}', dict(p='${noise}'), 'Distillation p=${p}',
+    ('distill_p${p}', dict(p='${distill_noise}'), 'Distillation p=${p}',
      'Distillation'),
     ('proto_p${p}', dict(p='${baseline_noise}'), 'Prototype p=${p}',
      'Prototype'),
@@ -228,7 +229,8 @@ stages = [
 ] + [
     # Distillation: student of N_pre's architecture, N_pre as teacher,
     # N_pre's noisy labels, N_pre's epochs.
-    dict(name='distill_p${p}', type='train', foreach=dict(p='${noise}'),
+    dict(name='distill_p${p}', type='train',
+         foreach=dict(p='${distill_noise}'),
          config='${distill_config}',
          options=dict(schedule, **{
              'train_dataloader.dataset.noise_percent': '${p}',
@@ -236,7 +238,8 @@ stages = [
              'model.teacher_checkpoint': '${npre_p${p}.checkpoint}',
          })),
     dict(name='fit_distill_p${p}', type='classifier_accuracy',
-         foreach=dict(p='${noise}'), config='${distill_p${p}.config}',
+         foreach=dict(p='${distill_noise}'),
+         config='${distill_p${p}.config}',
          checkpoint='${distill_p${p}.checkpoint}',
          method='Distillation p=${p}', target='${pre_name}',
          heldout_config='${data_config}',
