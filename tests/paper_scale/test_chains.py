@@ -259,21 +259,7 @@ def test_compress_chain(stages):
 
 def test_video_table5_chain(stages):
     """Table 5: R(2+1)D-34 N_pre on weak video tags -> ClusterFit
-    R(2+1)D-34 -> linear evaluation on Kinetics-400 (frozen backbone).
-
-    Expected to fail until the video configs set
-    ``collate_fn=dict(type='pseudo_collate')`` (issue 22, item 1):
-    mmpretrain's ``tools/train.py`` gives every dataloader without a
-    ``collate_fn`` mmengine's ``default_collate``, which stacks the clips
-    into one tensor, and mmaction2's data preprocessor wants a list. Any
-    other failure fails the test.
-    """
-    try:
-        run_chain(stages, 'video_table5')
-    except AssertionError as err:
-        if 'Expected input type to be list' in str(err):
-            pytest.xfail('issue 22, item 1: the video configs need '
-                         "collate_fn=dict(type='pseudo_collate') to train "
-                         'through tools/train.py')
-        raise
+    R(2+1)D-34 -> linear evaluation on Kinetics-400 (frozen backbone),
+    through tools/train.py (mmaction2's collate kept, issue 22 item 1)."""
+    run_chain(stages, 'video_table5')
     assert labels_of(osp.join(stages.root, work_dir(VIDEO_NCF))).max() < 3
