@@ -35,9 +35,11 @@ def _stops_at_max_iter(x, y, cost) -> bool:
 
 
 class _Records(logging.Handler):
+    """Warnings and errors of a logger (its per-class INFO lines show
+    whenever an earlier test or tool has set the level to INFO)."""
 
     def __init__(self):
-        super().__init__()
+        super().__init__(logging.WARNING)
         self.records = []
 
     def emit(self, record):

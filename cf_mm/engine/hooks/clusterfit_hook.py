@@ -124,8 +124,8 @@ class ClusterFitHook(Hook):
         # N_pre's files are read when training starts (_check_config), not
         # here: testing or validating an N_cf config builds this hook too.
         self._given_pipeline = extract_pipeline
+        self._extract_pipeline, self._pipeline_source = None, None
         self.pretrained_model = None
-        self.extract_pipeline, self.pipeline_source = None, None
         self.extract_args = dict(batch_size=batch_size,
                                  num_workers=num_workers, dtype=feature_dtype)
         self.keep_features = keep_features
@@ -136,6 +136,25 @@ class ClusterFitHook(Hook):
     @property
     def task(self) -> str:  # of the (first) label set, in paths and scalars
         return self.label_sets[0].task
+
+    @property
+    def extract_pipeline(self) -> List[dict]:
+        """The extraction pipeline: the given one, else N_pre's own test
+        pipeline (``pretrained_config`` is read on first use)."""
+        if self._extract_pipeline is None:
+            if self._given_pipeline is None:  # N_pre's: read its config
+                self._check_pretrained_files()
+            self._extract_pipeline, self._pipeline_source = \
+                extraction_pipeline(self.pretrained_config,
+                                    self._given_pipeline,
+                                    'ClusterFitHook.extract_pipeline')
+        return self._extract_pipeline
+
+    @property
+    def pipeline_source(self) -> str:
+        """Where :attr:`extract_pipeline` comes from, for messages."""
+        self.extract_pipeline  # noqa: B018 (sets it)
+        return self._pipeline_source
 
     @property
     def task_names(self) -> List[Optional[str]]:
@@ -195,9 +214,6 @@ class ClusterFitHook(Hook):
         # mean/std) changes the features: part of the fingerprint.
         self.pretrained_model = jsonable(
             resolved_model_config(self.pretrained_config))
-        self.extract_pipeline, self.pipeline_source = extraction_pipeline(
-            self.pretrained_config, self._given_pipeline,
-            'ClusterFitHook.extract_pipeline')
         self._resume = ResumedCheckpoint(resolve_resume_checkpoint(runner))
 
     def _check_pretrained_files(self) -> None:
