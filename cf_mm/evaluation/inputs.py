@@ -482,8 +482,8 @@ def _inputs_from_model(args, splits, layers) -> Dict[str, SplitInputs]:
     from mmengine.runner import set_random_seed
 
     from cf_mm.features.extract import (build_extraction_dataset,
-                                        build_extraction_model,
-                                        is_video_model)
+                                        build_extraction_model)
+    from cf_mm.features.video import is_video_model
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     checkpoint = parse_checkpoint(args.checkpoint)
     set_random_seed(args.seed)
