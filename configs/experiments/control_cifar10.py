@@ -120,7 +120,8 @@ targets = {
 target_list = ['aligned', 'disjoint', 'other']
 # Families of trained networks: (name, foreach, row name, curve name).
 # Extraction, probes and kNN are generated for each; the foreach lists are
-# settings, so `--cfg-options noise=[0]` shrinks every family.
+# settings, so `--cfg-options "noise=[0]" "distill_noise=[0]"` shrinks
+# every family.
 families = [
     ('npre_p${p}', dict(p='${noise}'), 'N_pre p=${p}', 'N_pre'),
     ('ncf_k${k}_p${p}', dict(k='${ncf_ks}', p='${noise}'),

@@ -109,6 +109,7 @@ def test_control_experiment_runs_tiny(tmp_path, monkeypatch):
         'seeds': [0], 'train_per_class': 6, 'test_per_class': 3,
         'disjoint_train_per_class': 3, 'disjoint_test_per_class': 3,
         'epochs': 1, 'noise': [50], 'baseline_noise': [50],
+        'distill_noise': [50],
         'cluster_ks': [6], 'ncf_ks': [6], 'per_label_k': 12, 'layers': ['res5'],
         'num_workers': 0, 'batch_size': 12, 'target_list': ['aligned'],
         # CIFAR as the "other" data: the Fashion-MNIST PNG export (70k
