@@ -88,7 +88,11 @@ def test_video_distillation_demo_trains_a_step(video_root, npre_checkpoint):
     # float32 logits in the model carry ~1e-3 of relative error into it)
     assert float(losses['loss_distill']) == pytest.approx(
         float(expected_soft), rel=1e-2)
-    assert float(expected_soft) > 1e-4  # not vanishing: the check can fail
+    # Not vanishing, so the check can fail: the plain convex combination
+    # (no T^2, the default since issue 24) makes the soft term about 4e-6
+    # here, 1/T^2 = 1/400 of Hinton's scaling; the relative error is the
+    # same either way.
+    assert float(expected_soft) > 1e-7
     ce = -(student - torch.logsumexp(student, 1, keepdim=True))[
         torch.arange(4), labels].mean()
     assert float(losses['loss_cls']) == pytest.approx(
