@@ -19,7 +19,9 @@
 # 120). p = 50 is the regime the paper's Figure 3 isolates (N_pre fits its
 # noisy labels). So this pair tests the first pair's N_cf vs N_pre
 # conclusions at p = 50; "noise=[0,50]" "distill_noise=[0,50]" runs it as
-# the first pair (3 more networks per seed).
+# the first pair (3 more networks per seed). A third cut, at 14:56 UTC while
+# every N_cf was still training: the report of 2026-12-06 was made without
+# the other-domain target (--cfg-options "target_list=[aligned,disjoint]").
 #
 #   python tools/run_experiment.py configs/experiments/control_fmnist.py --threads 1
 _base_ = ['./control_cifar10.py']
