@@ -26,6 +26,9 @@ from mmaction.models import I3DHead, Recognizer3D
 from mmaction.registry import MODELS
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from cf_mm.models.classifiers.distillation import (FrozenTeacherMixin,
+                                                   as_teacher_config)
+
 
 def strip_prefix(state_dict: Dict[str, torch.Tensor],
                  prefix: str) -> Dict[str, torch.Tensor]:
@@ -147,7 +150,7 @@ class NormalizedI3DHead(I3DHead):
 
 
 @MODELS.register_module()
-class DistillationRecognizer3D(Recognizer3D):
+class DistillationRecognizer3D(FrozenTeacherMixin, Recognizer3D):
     """A ``Recognizer3D`` student trained with knowledge distillation.
 
     ``loss_distill`` is cf_mm's ``DistillationLoss.soft_loss`` of the
@@ -178,7 +181,6 @@ class DistillationRecognizer3D(Recognizer3D):
         from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
         from cf_mm.features.extract import build_extraction_model
-        from cf_mm.models.classifiers.distillation import as_teacher_config
         super().__init__(**kwargs)
         source = (teacher_config if isinstance(teacher_config, str) else
                   'the given teacher_config')
@@ -200,54 +202,18 @@ class DistillationRecognizer3D(Recognizer3D):
                     f'the teacher ({source}) sees the student\'s '
                     f'preprocessed clips: its data_preprocessor {name} must '
                     'be the student\'s')
-        for param in teacher.parameters():
-            param.requires_grad_(False)
-        # Plain attribute, not a submodule (see DistillationClassifier).
-        object.__setattr__(self, '_teacher', teacher.eval())
-        self.teacher_source = source
-        self.teacher_checkpoint = teacher_checkpoint
-        self.teacher_loaded = False
+        self.set_teacher(teacher, source, teacher_checkpoint)
         loss_cfg = dict(distill_loss or {})
         loss_cfg.setdefault('type', 'DistillationLoss')
         # cf_mm's losses live in mmpretrain's registry.
         loss_cfg.setdefault('_scope_', 'mmpretrain')
         self.distill_loss = MMPRETRAIN_MODELS.build(loss_cfg)
 
-    @property
-    def teacher(self) -> nn.Module:
-        """The frozen teacher (not part of this module's state)."""
-        return self._teacher
-
-    def init_weights(self) -> None:
-        """Initialise the student, then load the teacher strictly."""
-        from cf_mm.models.classifiers.distillation import load_strictly
-        super().init_weights()
-        load_strictly(self._teacher, self.teacher_checkpoint,
-                      self.teacher_source)
-        self._teacher.eval()
-        self.teacher_loaded = True
-
-    def train(self, mode: bool = True) -> 'DistillationRecognizer3D':
-        """Set the student's mode; the teacher stays in eval mode."""
-        super().train(mode)
-        self._teacher.eval()
-        return self
-
-    def _apply(self, fn, *args, **kwargs):
-        # .to() / .cuda() reach the hidden teacher too.
-        super()._apply(fn, *args, **kwargs)
-        self._teacher._apply(fn, *args, **kwargs)
-        return self
-
     @torch.no_grad()
     def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """Per-clip teacher logits of a preprocessed ``(B, V, ...)`` batch.
         """
-        if not self.teacher_loaded:
-            raise RuntimeError(
-                'the teacher weights are not loaded yet (from '
-                f'{self.teacher_checkpoint}): call init_weights() (the '
-                'Runner does before training)')
+        self.check_teacher_loaded()
         self._teacher.eval()
         feats, _ = self._teacher.extract_feat(inputs)
         return self._teacher.cls_head(feats).detach()

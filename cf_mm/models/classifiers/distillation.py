@@ -238,8 +238,83 @@ def check_same_normalisation(student_pre: nn.Module, teacher_pre: nn.Module,
             'data_preprocessor to the teacher\'s')
 
 
+class FrozenTeacherMixin:
+    """A frozen teacher held beside a student model (image or video).
+
+    The teacher is a plain attribute, not a submodule: it is kept out of
+    ``state_dict()``, ``parameters()`` (so the optimizer), ``children()``
+    (``init_weights``, ``train()``) and DDP, so the student's checkpoint is
+    that of the plain student architecture; :meth:`_apply` still moves it
+    with the student (``.to()``, ``.cuda()``, ``.half()``). It is loaded
+    strictly from ``teacher_checkpoint`` by :meth:`init_weights` (which
+    mmengine's Runner calls before training) and stays in eval mode.
+
+    Put it first among the bases (``class M(FrozenTeacherMixin, Model)``) and
+    call :meth:`set_teacher` in ``__init__`` after the model's own.
+    """
+
+    def set_teacher(self, teacher: nn.Module, source: str,
+                    checkpoint: Optional[str]) -> None:
+        """Freeze ``teacher`` and keep it beside (not inside) the student.
+
+        Args:
+            teacher (nn.Module): The built teacher.
+            source (str): Its config, for messages.
+            checkpoint (str, optional): Its weights, loaded by
+                :meth:`load_teacher`.
+        """
+        for param in teacher.parameters():
+            param.requires_grad_(False)
+        object.__setattr__(self, '_teacher', teacher.eval())
+        self.teacher_source = source
+        self.teacher_checkpoint = checkpoint
+        self.teacher_loaded = False
+
+    @property
+    def teacher(self) -> nn.Module:
+        """The frozen teacher (not part of this module's state)."""
+        return self._teacher
+
+    def load_teacher(self) -> None:
+        """Load the teacher's weights strictly from ``teacher_checkpoint``."""
+        load_strictly(self._teacher, self.teacher_checkpoint,
+                      self.teacher_source)
+        self._teacher.eval()
+        self.teacher_loaded = True
+
+    def init_weights(self) -> None:
+        """Initialise the student (``init_cfg``) and load the teacher."""
+        super().init_weights()
+        self.load_teacher()
+
+    def train(self, mode: bool = True):
+        """Set the student's mode; the teacher stays in eval mode."""
+        super().train(mode)
+        self._teacher.eval()
+        return self
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to() / .cuda() / .half() ... reach the hidden teacher too.
+        super()._apply(fn, *args, **kwargs)
+        self._teacher._apply(fn, *args, **kwargs)
+        return self
+
+    def check_teacher_loaded(self) -> None:
+        """Refuse to use a teacher whose weights were never loaded."""
+        if not self.teacher_loaded:
+            raise RuntimeError(
+                'the teacher weights are not loaded yet (from '
+                f'{self.teacher_checkpoint}): call init_weights() (mmengine\'s '
+                'Runner does before training) or load_teacher()')
+
+    def extra_repr(self) -> str:
+        return (f'teacher={type(self._teacher).__name__} from '
+                f'{self.teacher_source}, checkpoint={self.teacher_checkpoint}'
+                f', loaded={self.teacher_loaded}')
+
+
 @MODELS.register_module()
-class DistillationClassifier(ImageClassifier):
+class DistillationClassifier(FrozenTeacherMixin, ImageClassifier):
     """An ``ImageClassifier`` trained with knowledge distillation.
 
     Args:
@@ -290,15 +365,7 @@ class DistillationClassifier(ImageClassifier):
         multi_label = check_classification_teacher(teacher, self.head, source)
         check_same_normalisation(self.data_preprocessor,
                                  teacher.data_preprocessor, source)
-        for param in teacher.parameters():
-            param.requires_grad_(False)
-        # Plain attribute, not a submodule: kept out of state_dict(),
-        # parameters() (the optimizer), children() (init_weights, train())
-        # and DDP; `_apply` moves it with the student.
-        object.__setattr__(self, '_teacher', teacher.eval())
-        self.teacher_source = source
-        self.teacher_checkpoint = teacher_checkpoint
-        self.teacher_loaded = False
+        self.set_teacher(teacher, source, teacher_checkpoint)
 
         loss_cfg = dict(distill_loss or {})
         loss_cfg.setdefault('type', 'DistillationLoss')
@@ -320,48 +387,10 @@ class DistillationClassifier(ImageClassifier):
                   (describe() if describe else repr(self.distill_loss)) +
                   f' (teacher {source})', logger='current')
 
-    @property
-    def teacher(self) -> nn.Module:
-        """The frozen teacher (not part of this module's state)."""
-        return self._teacher
-
-    def load_teacher(self) -> None:
-        """Load the teacher's weights strictly from ``teacher_checkpoint``."""
-        load_strictly(self._teacher, self.teacher_checkpoint,
-                      self.teacher_source)
-        self._teacher.eval()
-        self.teacher_loaded = True
-
-    def init_weights(self) -> None:
-        """Initialise the student (``init_cfg``) and load the teacher."""
-        super().init_weights()
-        self.load_teacher()
-
-    def train(self, mode: bool = True) -> 'DistillationClassifier':
-        """Set the student's mode; the teacher stays in eval mode."""
-        super().train(mode)
-        self._teacher.eval()
-        return self
-
-    def extra_repr(self) -> str:
-        return (f'teacher={type(self._teacher).__name__} from '
-                f'{self.teacher_source}, checkpoint={self.teacher_checkpoint}'
-                f', loaded={self.teacher_loaded}')
-
-    def _apply(self, fn, *args, **kwargs):
-        # .to() / .cuda() / .half() ... reach the hidden teacher too.
-        super()._apply(fn, *args, **kwargs)
-        self._teacher._apply(fn, *args, **kwargs)
-        return self
-
     @torch.no_grad()
     def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """Teacher logits of a preprocessed batch, without gradients."""
-        if not self.teacher_loaded:
-            raise RuntimeError(
-                'the teacher weights are not loaded yet (from '
-                f'{self.teacher_checkpoint}): call init_weights() (mmengine\'s '
-                'Runner does before training) or load_teacher()')
+        self.check_teacher_loaded()
         self._teacher.eval()
         logits = self._teacher(inputs, mode='tensor')
         if not isinstance(logits, torch.Tensor):
