@@ -207,8 +207,12 @@ def test_teacher_is_frozen_and_stays_in_eval_mode(teacher_files):
     assert model.backbone.training and not model.teacher.training
     assert not any(p.requires_grad for p in model.teacher.parameters())
     _, _, net = teacher_files
-    for key, value in net.state_dict().items():
-        assert torch.equal(model.teacher.state_dict()[key], value), key
+    loaded = model.teacher.state_dict()
+    expected = {k: v for k, v in net.state_dict().items()
+                if not k.startswith('head.')}  # the head is left out
+    assert set(loaded) == set(expected)
+    for key, value in expected.items():
+        assert torch.equal(loaded[key], value), key
 
 
 def test_no_loss_before_the_teacher_is_loaded(teacher_files):
@@ -226,19 +230,21 @@ def test_no_loss_before_the_teacher_is_loaded(teacher_files):
 def test_strict_teacher_loading_names_keys_and_file(teacher_files, tmp_path):
     config, checkpoint, net = teacher_files
     state = net.state_dict()
+    key = 'backbone.conv1.weight'
+    assert key in state
     bad = dict(state)
-    bad.pop('head.fc.weight')
-    bad['head.extra.weight'] = torch.zeros(1)
+    bad.pop(key)
+    bad['backbone.extra.weight'] = torch.zeros(1)
     bad_file = str(tmp_path / 'bad_teacher.pth')
     torch.save(dict(state_dict=bad), bad_file)
     with pytest.raises(KeyError) as err:
         build(student_cfg(dict(config=config, checkpoint=bad_file)))
     message = str(err.value)
-    assert bad_file in message and "'head.fc.weight'" in message
-    assert "'head.extra.weight'" in message
+    assert bad_file in message and f"'{key}'" in message
+    assert "'backbone.extra.weight'" in message
     assert '1 missing' in message and '1 unexpected' in message
     shape = dict(state)
-    shape['head.fc.bias'] = torch.zeros(5)
+    shape[key] = torch.zeros(1, *state[key].shape[1:])
     shape_file = str(tmp_path / 'shape_teacher.pth')
     torch.save(dict(state_dict=shape), shape_file)
     with pytest.raises(RuntimeError, match='shape_teacher.pth'):
@@ -248,6 +254,25 @@ def test_strict_teacher_loading_names_keys_and_file(teacher_files, tmp_path):
                                checkpoint=str(tmp_path / 'missing.pth'))))
     with pytest.raises(ValueError, match='exactly one'):
         build(student_cfg())
+
+
+def test_teacher_head_is_left_out(teacher_files, tmp_path):
+    """The embedding never uses the teacher's head: a checkpoint whose head
+    has another size (a ClusterFit N_cf trained with another K than its
+    config file says) loads, the backbone weight for weight, and no head
+    weights reach the student's checkpoint."""
+    config, checkpoint, net = teacher_files
+    state = dict(net.state_dict())
+    num_in = state['head.fc.weight'].shape[1]
+    state['head.fc.weight'] = torch.randn(7, num_in)
+    state['head.fc.bias'] = torch.randn(7)
+    other_k = str(tmp_path / 'other_k_teacher.pth')
+    torch.save(dict(state_dict=state), other_k)
+    model = build(student_cfg(dict(config=config, checkpoint=other_k)))
+    assert model.teacher.head is None
+    for name, value in model.teacher.state_dict().items():
+        assert torch.equal(value, state[name]), name
+    assert not [k for k in model.state_dict() if k.startswith('teacher.head')]
 
 
 def test_teacher_sees_its_own_normalisation(tmp_path):
@@ -265,6 +290,27 @@ def test_teacher_sees_its_own_normalisation(tmp_path):
     got = renormalize(student_in, student_pre, teacher_pre)
     assert torch.allclose(got, expected, atol=1e-4)
     assert renormalize(student_in, student_pre, student_pre) is student_in
+
+
+@pytest.mark.parametrize('teacher_rgb', [True, False])
+def test_classifier_teacher_channel_order_is_read(teacher_rgb):
+    """A classifier teacher (ClsDataPreprocessor keeps the flag as
+    ``to_rgb``, SelfSup* preprocessors as ``_channel_conversion``) with the
+    student's channel order is accepted, with the other one refused
+    (before 2026-12-06 every classifier teacher read as BGR, so a ClusterFit
+    N_cf teacher of an RGB student was refused)."""
+    from mmpretrain.registry import MODELS
+    student_pre = MODELS.build(dict(type='SelfSupDataPreprocessor',
+                                    mean=MEAN, std=STD, to_rgb=True))
+    teacher_pre = MODELS.build(dict(type='ClsDataPreprocessor', mean=MEAN,
+                                    std=STD, to_rgb=teacher_rgb))
+    inputs = torch.rand(2, 3, 5, 5)
+    if teacher_rgb:
+        assert torch.equal(renormalize(inputs, student_pre, teacher_pre),
+                           inputs)
+    else:
+        with pytest.raises(ValueError, match='to_rgb=True .* to_rgb=False'):
+            renormalize(inputs, student_pre, teacher_pre)
 
 
 # ------------------------------------------------------- cached teacher

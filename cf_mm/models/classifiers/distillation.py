@@ -58,6 +58,8 @@ from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..utils.preprocessing import converts_to_rgb
+
 PRETEXT_REFUSAL = (
     'distillation is not meaningful for self-supervised pretext teachers '
     '(ClusterFit paper, appendix "Distillation is not a valid baseline": on '
@@ -214,8 +216,7 @@ def check_classification_teacher(teacher: nn.Module, student_head: nn.Module,
 
 def _normalisation(preprocessor: nn.Module) -> tuple:
     """(mean, std, to_rgb) of a data preprocessor; mean/std None if off."""
-    to_rgb = bool(getattr(preprocessor, 'to_rgb',
-                          getattr(preprocessor, '_channel_conversion', False)))
+    to_rgb = converts_to_rgb(preprocessor)
     if not getattr(preprocessor, '_enable_normalize', False):
         return None, None, to_rgb
     mean = [round(float(x), 4) for x in preprocessor.mean.flatten()]

@@ -39,6 +39,7 @@ from mmpretrain.structures import DataSample
 from ..losses.similarity_distillation import (DEFAULT_TEMPERATURE,
                                               regression_loss,
                                               similarity_distillation_loss)
+from ..utils.preprocessing import converts_to_rgb
 
 ANCHOR_MODES = ('1q', '2q')
 NECK_EMBEDDING = 'neck'
@@ -57,7 +58,8 @@ def _key_list(keys: Sequence[str], limit: int = 8) -> str:
 
 
 def load_state_dict_strictly(model: nn.Module, checkpoint: str,
-                             what: str = 'teacher') -> None:
+                             what: str = 'teacher',
+                             unused_prefixes: tuple = ()) -> None:
     """Load ``checkpoint`` into ``model``; every key must match.
 
     Args:
@@ -65,6 +67,9 @@ def load_state_dict_strictly(model: nn.Module, checkpoint: str,
         checkpoint (str): mmengine checkpoint (``state_dict`` inside) or a
             bare state dict; a ``module.`` prefix (DDP) is removed.
         what (str): Name used in error messages.
+        unused_prefixes (tuple[str]): Checkpoint keys under these prefixes
+            are dropped before matching: parts of the trained network the
+            model leaves out (the teacher's head, see :func:`build_teacher`).
 
     Raises:
         FileNotFoundError: The file does not exist.
@@ -76,6 +81,8 @@ def load_state_dict_strictly(model: nn.Module, checkpoint: str,
         raise FileNotFoundError(f'{what} checkpoint not found: {checkpoint}')
     loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
     state_dict = _strip_prefix(loaded.get('state_dict', loaded))
+    state_dict = {k: v for k, v in state_dict.items()
+                  if not k.startswith(tuple(unused_prefixes))}
     expected = set(model.state_dict())
     missing = expected - set(state_dict)
     unexpected = set(state_dict) - expected
@@ -91,6 +98,10 @@ def load_state_dict_strictly(model: nn.Module, checkpoint: str,
         raise RuntimeError(f'{what} checkpoint {checkpoint}: {err}') from err
 
 
+# Checkpoint keys of a teacher that the embedding never uses.
+TEACHER_UNUSED = ('head.', )
+
+
 def build_teacher(config: str) -> nn.Module:
     """Build a network as mmpretrain's ``get_model`` does, without weights.
 
@@ -98,11 +109,17 @@ def build_teacher(config: str) -> nn.Module:
         config (str): The teacher's config file (its ``model``).
 
     Returns:
-        nn.Module: The teacher, frozen (no gradients), in eval mode. Its
-        weights are loaded by :func:`load_state_dict_strictly`.
+        nn.Module: The teacher, frozen (no gradients), in eval mode, without
+        its head: the embedding is the backbone's (or the neck's) output,
+        so the head's size (a ClusterFit teacher's K, e.g. 16000 x 2048
+        weights) neither has to match the config file nor is carried in the
+        student's checkpoints. Its weights are loaded by
+        :func:`load_state_dict_strictly` with ``unused_prefixes=TEACHER_UNUSED``.
     """
     from cf_mm.features.extract import build_extraction_model
     teacher = build_extraction_model(config, None, 'cpu')
+    if getattr(teacher, 'head', None) is not None:
+        teacher.head = None
     for param in teacher.parameters():
         param.requires_grad_(False)
     return teacher.eval()
@@ -117,8 +134,7 @@ def _normalization(preprocessor: Optional[nn.Module]
     mean = std = None
     if getattr(preprocessor, '_enable_normalize', False):
         mean, std = preprocessor.mean, preprocessor.std
-    return mean, std, bool(getattr(preprocessor, '_channel_conversion',
-                                   False))
+    return mean, std, converts_to_rgb(preprocessor)
 
 
 def renormalize(inputs: torch.Tensor, source: Optional[nn.Module],
@@ -305,7 +321,8 @@ class _TeacherStudent(BaseSelfSupervisor):
         """Initialise the student, then load the teacher strictly."""
         super().init_weights()
         if self.teacher is not None:
-            load_state_dict_strictly(self.teacher, self.teacher_checkpoint)
+            load_state_dict_strictly(self.teacher, self.teacher_checkpoint,
+                                     unused_prefixes=TEACHER_UNUSED)
             self.teacher.eval()
             self.teacher_loaded.fill_(1)
 
