@@ -13,6 +13,7 @@ its own; no process gathers every feature into memory.
 """
 import os.path as osp
 import pickle
+import re
 import sys
 from contextlib import contextmanager
 from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
@@ -589,9 +590,19 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
             lines = [line.strip() for line in str(err).splitlines()
                      if line.strip()]
             lines = lines[1:4] or lines[:1]
+            hint = '(another architecture?)'
+            keys = re.findall(r'\b(?:module\.)?([A-Za-z_]\w*(?:\.\w+)+)',
+                              ' '.join(lines))
+            keys = [k for k in keys if not k.startswith('torch.')]
+            if keys and all(k.startswith('head.') for k in keys):
+                # Only the head differs: typically the run changed its
+                # number of classes (e.g. num_clusters) on the command line.
+                hint = ('(only the head differs: if the run changed its '
+                        'classes on the command line, e.g. num_clusters, '
+                        'pass the config it dumped into its work dir)')
             raise ValueError(
                 f'checkpoint {checkpoint} does not fit the model of {name} '
-                f'(another architecture?): {"; ".join(lines)}') from err
+                f'{hint}: {"; ".join(lines)}') from err
         check_finite_weights(model, checkpoint)
     return model.to(device).eval()
 

@@ -250,6 +250,11 @@ def test_image_of_another_size_names_the_file_and_both_sizes(
             '(1, 28, 28)') in lines[0]
 
 
+HEAD_ONLY = ('(only the head differs: if the run changed its classes on the '
+             'command line, e.g. num_clusters, pass the config it dumped into '
+             'its work dir)')
+
+
 def test_wrong_architecture_checkpoint_names_checkpoint_and_config(
         fmnist_root, finished_run, tmp_path, monkeypatch, capsys):
     """Issue 21, item 20: an N_cf checkpoint (8-way head) for the RotNet
@@ -263,9 +268,26 @@ def test_wrong_architecture_checkpoint_names_checkpoint_and_config(
         monkeypatch, capsys)
     assert code == 2
     expected = (f'checkpoint {n_cf} does not fit the model of {ROTNET_CFG} '
-                '(another architecture?): ')
+                f'{HEAD_ONLY}: ')
     assert err.startswith('error: ' + expected), err
     assert 'size mismatch for head.fc.weight' in err
+    # A backbone that differs too is another architecture.
+    import torch
+    state = torch.load(n_cf, map_location='cpu', weights_only=False)
+    weights = state['state_dict']
+    weights['backbone.renamed.weight'] = weights.pop(
+        'backbone.conv1.weight')
+    other = str(tmp_path / 'other.pth')
+    torch.save(state, other)
+    code, _, err = run_tool_inprocess(
+        'extract_features',
+        extract_argv(tmp_path / 'other', other,
+                     image_data_config(tmp_path, tmp_path / 'imgs')),
+        monkeypatch, capsys)
+    assert code == 2
+    assert err.startswith(
+        f'error: checkpoint {other} does not fit the model of {ROTNET_CFG} '
+        '(another architecture?): '), err
 
 
 def test_wrong_architecture_n_pre_of_the_hook_is_named(fmnist_root,
@@ -277,8 +299,8 @@ def test_wrong_architecture_n_pre_of_the_hook_is_named(fmnist_root,
     with pytest.raises(ValueError) as exc:
         train(clusterfit_cfg(fmnist_root, n_cf, tmp_path / 'work'))
     assert str(exc.value).startswith(
-        f'checkpoint {n_cf} does not fit the model of {ROTNET_CFG} (another '
-        'architecture?): ')
+        f'checkpoint {n_cf} does not fit the model of {ROTNET_CFG} '
+        f'{HEAD_ONLY}: ')
     assert not osp.exists(osp.join(label_dir(tmp_path / 'work'),
                                    'features'))
 
