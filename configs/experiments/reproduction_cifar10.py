@@ -19,10 +19,10 @@
 # 2 data stages, then per seed 3 trained networks, 2 rotation checks, 6
 # extractions, 6 probes and 6 kNN (23 stages), 2 shared random-init
 # extractions with their probes and kNN (6), and the report: 9 + 23 x seeds
-# stages (78 with seeds [0, 1, 2]). Expected wall time on 2 idle cores with
-# one torch thread: about 16 min per seed (training about 10 min of it;
-# docs/reproduction.md "Command" has the arithmetic), about 50 min for
-# three seeds.
+# stages (78 with seeds [0, 1, 2]). Measured wall time with one torch
+# thread on the 2-core VM with one other job beside it (2026-12-06): 21 min
+# per seed, 29 min for the first (it also runs the shared random-init
+# stages); 72 min for three seeds one after the other.
 #
 #   python tools/run_experiment.py configs/experiments/reproduction_cifar10.py --threads 1
 #   python tools/run_experiment.py configs/experiments/reproduction_cifar10.py \
