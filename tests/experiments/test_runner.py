@@ -213,3 +213,23 @@ def test_foreach_combinations_giving_one_stage_make_it_once(tmp_path):
     names = [s.name for s in load_experiment(path).stages]
     assert names == ['data_n150', 'data_n300', 'train_n150_e60',
                      'train_n150_e120', 'train_n300_e30']
+
+
+def test_report_load_covers_reused_stages():
+    """The report's load range covers every stage's own run: a last run that
+    only reuses stages (load 0.5 now) must not report its own load."""
+    from cf_mm.experiments.stages.report import run_lines
+    history = [
+        dict(name='train', type='train', seconds=600.0, cached=True,
+             load_start=[3.5, 3.0, 2.0], load_end=[4.2, 3.1, 2.0],
+             finished='2026-12-06T16:00:00'),
+        dict(name='probe', type='linear_probe_cached', seconds=20.0,
+             cached=True, load_start=[2.5, 2.0, 2.0],
+             load_end=[2.1, 2.0, 2.0], finished='2026-12-06T16:01:00'),
+        dict(name='report', type='report', seconds=0.1,
+             load_start=[0.5, 1.0, 1.0], load_end=[0.5, 1.0, 1.0],
+             finished='2026-12-06T17:00:00'),
+    ]
+    summary = run_lines(history)[1]
+    assert summary == ('Stage times sum to 10 min 20 s; 1-minute load '
+                       'average between 0.5 and 4.2 while stages ran.')

@@ -149,12 +149,16 @@ def _cluster_lines(clusters: Dict[str, Union[str, dict]]) -> List[str]:
 
 
 def run_lines(history: Sequence[dict]) -> List[str]:
-    """Machine, date, stage times and load of the stages before the report."""
+    """Machine, date, stage times and load of the stages before the report.
+
+    The load range covers every stage's own run, reused ones included (their
+    records keep the load of the run that made them): a report assembled
+    by a last run that only reuses stages must not give its own idle load
+    as the load the results were measured under.
+    """
     from ..runner import _duration, machine_description
-    ran = [h for h in history if not h.get('cached')]
-    loads = [v for h in ran for v in (h.get('load_start', [None])[0],
-                                      h.get('load_end', [None])[0])
-             if v is not None]
+    loads = [h[key][0] for h in history
+             for key in ('load_start', 'load_end') if h.get(key)]
     total = sum(h['seconds'] for h in history)
     lines = [
         f'Machine: {machine_description()}.',
