@@ -13,7 +13,6 @@ its own; no process gathers every feature into memory.
 """
 import os.path as osp
 import pickle
-import re
 import sys
 from contextlib import contextmanager
 from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
@@ -590,21 +589,31 @@ def build_extraction_model(config, checkpoint: Optional[str] = None,
             lines = [line.strip() for line in str(err).splitlines()
                      if line.strip()]
             lines = lines[1:4] or lines[:1]
-            hint = '(another architecture?)'
-            keys = re.findall(r'\b(?:module\.)?([A-Za-z_]\w*(?:\.\w+)+)',
-                              ' '.join(lines))
-            keys = [k for k in keys if not k.startswith('torch.')]
-            if keys and all(k.startswith('head.') for k in keys):
-                # Only the head differs: typically the run changed its
-                # number of classes (e.g. num_clusters) on the command line.
-                hint = ('(only the head differs: if the run changed its '
-                        'classes on the command line, e.g. num_clusters, '
-                        'pass the config it dumped into its work dir)')
             raise ValueError(
                 f'checkpoint {checkpoint} does not fit the model of {name} '
-                f'{hint}: {"; ".join(lines)}') from err
+                f'{_mismatch_hint(model, checkpoint)}: {"; ".join(lines)}'
+            ) from err
         check_finite_weights(model, checkpoint)
     return model.to(device).eval()
+
+
+def _mismatch_hint(model: nn.Module, checkpoint: str) -> str:
+    """What a strict-load failure most likely means, from the keys that
+    differ: only the head (the run changed its classes on the command line,
+    e.g. ``num_clusters``) or more (another architecture)."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    from cf_mm.utils.checkpoint import state_dict_mismatch, without_ddp_prefix
+    loaded = _load_checkpoint(checkpoint, map_location='cpu')
+    loaded = without_ddp_prefix(loaded.get('state_dict', loaded))
+    missing, unexpected, shapes = state_dict_mismatch(model.state_dict(),
+                                                      loaded)
+    differing = missing + unexpected + [key for key, _, _ in shapes]
+    if differing and all(key.startswith('head.') for key in differing):
+        return ('(only the head differs: if the run changed its classes on '
+                'the command line, e.g. num_clusters, pass the config it '
+                'dumped into its work dir)')
+    return '(another architecture?)'
 
 
 def check_finite_weights(model: nn.Module, checkpoint: str) -> None:

@@ -80,3 +80,34 @@ def resolve_checkpoint(path: str) -> str:
         raise ValueError(f'{path} is empty: name a checkpoint file instead')
     return relocate_checkpoint(recorded, work_dir,
                                fix='name a checkpoint file instead')
+
+
+def state_dict_mismatch(expected: dict, loaded: dict) -> tuple:
+    """How a loaded state dict differs from the one a model expects.
+
+    Args:
+        expected (dict): Key -> tensor (anything with ``.shape``) of the
+            model.
+        loaded (dict): Key -> tensor of the checkpoint.
+
+    Returns:
+        tuple: ``(missing, unexpected, mis_shaped)``: sorted keys the
+        checkpoint lacks, sorted keys the model lacks, and
+        ``(key, checkpoint shape, model shape)`` for shared keys whose
+        shapes differ.
+    """
+    missing = sorted(set(expected) - set(loaded))
+    unexpected = sorted(set(loaded) - set(expected))
+    mis_shaped = [(key, tuple(loaded[key].shape), tuple(value.shape))
+                  for key, value in sorted(expected.items())
+                  if key in loaded and hasattr(loaded[key], 'shape')
+                  and tuple(loaded[key].shape) != tuple(value.shape)]
+    return missing, unexpected, mis_shaped
+
+
+def without_ddp_prefix(state_dict: dict) -> dict:
+    """``state_dict`` with the ``module.`` prefix of DDP-wrapped models
+    removed from its keys (other keys unchanged)."""
+    prefix = 'module.'
+    return {(k[len(prefix):] if k.startswith(prefix) else k): v
+            for k, v in state_dict.items()}

@@ -342,3 +342,20 @@ def test_zero_byte_n_pre_checkpoint_stops_the_hook_before_extraction(
         train(cfg)
     assert not osp.exists(osp.join(label_dir(tmp_path / 'work'),
                                    'features'))
+
+
+def test_state_dict_mismatch_against_a_known_answer():
+    """Missing, unexpected and mis-shaped keys, written out by hand."""
+    import torch
+
+    from cf_mm.utils.checkpoint import state_dict_mismatch, without_ddp_prefix
+    model = {'backbone.w': torch.zeros(2, 3),
+             'head.fc.weight': torch.zeros(4, 8),
+             'head.fc.bias': torch.zeros(4)}
+    ckpt = without_ddp_prefix({'module.backbone.w': torch.ones(2, 3),
+                               'module.head.fc.weight': torch.ones(7, 8),
+                               'extra': torch.ones(1)})
+    assert sorted(ckpt) == ['backbone.w', 'extra', 'head.fc.weight']
+    assert state_dict_mismatch(model, ckpt) == (
+        ['head.fc.bias'], ['extra'], [('head.fc.weight', (7, 8), (4, 8))])
+    assert state_dict_mismatch(model, dict(model)) == ([], [], [])

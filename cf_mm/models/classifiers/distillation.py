@@ -58,6 +58,7 @@ from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ...utils.checkpoint import state_dict_mismatch, without_ddp_prefix
 from ..utils.preprocessing import converts_to_rgb
 
 PRETEXT_REFUSAL = (
@@ -110,8 +111,7 @@ def read_state_dict(checkpoint: str) -> dict:
         raise TeacherCheckpointError(
             f'teacher checkpoint {checkpoint} holds no state dict (got '
             f'{type(ckpt).__name__})')
-    return {(k[len('module.'):] if k.startswith('module.') else k): v
-            for k, v in state_dict.items()}
+    return without_ddp_prefix(state_dict)
 
 
 def load_strictly(model: nn.Module, checkpoint: str,
@@ -129,15 +129,10 @@ def load_strictly(model: nn.Module, checkpoint: str,
             named together with the checkpoint file.
     """
     state_dict = read_state_dict(checkpoint)
-    expected = model.state_dict()
-    missing = set(expected) - set(state_dict)
-    unexpected = set(state_dict) - set(expected)
-    mis_shaped = [
-        f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model '
-        f'{tuple(v.shape)}' for k, v in expected.items()
-        if k in state_dict and hasattr(state_dict[k], 'shape')
-        and tuple(state_dict[k].shape) != tuple(v.shape)
-    ]
+    missing, unexpected, shapes = state_dict_mismatch(model.state_dict(),
+                                                      state_dict)
+    mis_shaped = [f'{k}: checkpoint {ckpt} vs model {mine}'
+                  for k, ckpt, mine in shapes]
     problems = []
     if missing:
         problems.append(f'missing keys {_show_keys(missing)}')

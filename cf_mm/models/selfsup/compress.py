@@ -39,6 +39,7 @@ from mmpretrain.structures import DataSample
 from ..losses.similarity_distillation import (DEFAULT_TEMPERATURE,
                                               regression_loss,
                                               similarity_distillation_loss)
+from ...utils.checkpoint import state_dict_mismatch, without_ddp_prefix
 from ..utils.preprocessing import converts_to_rgb
 
 ANCHOR_MODES = ('1q', '2q')
@@ -46,11 +47,6 @@ NECK_EMBEDDING = 'neck'
 
 
 # ----------------------------------------------------------------- teacher
-def _strip_prefix(state_dict: dict, prefix: str = 'module.') -> dict:
-    return {(k[len(prefix):] if k.startswith(prefix) else k): v
-            for k, v in state_dict.items()}
-
-
 def _key_list(keys: Sequence[str], limit: int = 8) -> str:
     keys = sorted(keys)
     more = f' (+{len(keys) - limit} more)' if len(keys) > limit else ''
@@ -80,12 +76,11 @@ def load_state_dict_strictly(model: nn.Module, checkpoint: str,
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'{what} checkpoint not found: {checkpoint}')
     loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    state_dict = _strip_prefix(loaded.get('state_dict', loaded))
+    state_dict = without_ddp_prefix(loaded.get('state_dict', loaded))
     state_dict = {k: v for k, v in state_dict.items()
                   if not k.startswith(tuple(unused_prefixes))}
-    expected = set(model.state_dict())
-    missing = expected - set(state_dict)
-    unexpected = set(state_dict) - expected
+    missing, unexpected, _ = state_dict_mismatch(model.state_dict(),
+                                                 state_dict)
     if missing or unexpected:
         raise KeyError(
             f'{what} checkpoint {checkpoint} does not match the '
